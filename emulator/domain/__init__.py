@@ -1,0 +1,1 @@
+"""Pure-Python core of the emulator: no Starlette, no HTTP client, no wall clock but through `clock`."""

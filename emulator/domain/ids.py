@@ -1,0 +1,50 @@
+"""Seeded ids: integer counters per kind and opaque tokens derived from the seed (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+
+
+class Ids:
+    """Every id the emulator hands out. The same seed and the same calls give the same ids.
+
+    Tokens are a hash of (seed, kind, n) rather than draws from one random stream, so a new
+    kind of token never shifts the values of the others, and the state is just the counters.
+    """
+
+    def __init__(self, seed: str | int = 0, starts: Mapping[str, int] | None = None) -> None:
+        self.seed = str(seed)
+        self._next: dict[str, int] = dict(starts or {})
+
+    def next(self, kind: str) -> int:
+        value = self._next.get(kind, 1)
+        self._next[kind] = value + 1
+        return value
+
+    def peek(self, kind: str) -> int:
+        return self._next.get(kind, 1)
+
+    def _digest(self, kind: str) -> bytes:
+        n = self.next(f"~{kind}")
+        return hashlib.sha256(f"{self.seed}:{kind}:{n}".encode()).digest()
+
+    def token(self, kind: str, nbytes: int = 21) -> str:
+        """A base64 token, like the platform's instance tokens."""
+        return base64.b64encode(self._digest(kind)[:nbytes]).decode()
+
+    def urlsafe(self, kind: str, nbytes: int = 24) -> str:
+        return base64.urlsafe_b64encode(self._digest(kind)[:nbytes]).decode().rstrip("=")
+
+    def hex(self, kind: str, length: int = 16) -> str:
+        digest = self._digest(kind)
+        while len(digest) * 2 < length:
+            digest += hashlib.sha256(digest).digest()
+        return digest.hex()[:length]
+
+    def state(self) -> dict[str, int]:
+        return dict(self._next)
+
+    def restore(self, state: Mapping[str, int]) -> None:
+        self._next = dict(state)

@@ -1,0 +1,50 @@
+"""The connector catalog: what the platform knows of each connector, and Dropbox's configuration keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    key: str
+    required: bool = False
+    secret: bool = False
+    default: str | None = None
+
+
+# Dropbox's instance configuration: the OAuth entries the guide lists plus the event keys of REFERENCE.md.
+# oauth.user.token is written by provisioning (the provider's access token), never by the caller.
+DROPBOX_CONFIG: tuple[ConfigKey, ...] = (
+    ConfigKey("oauth.callback.url", required=True),
+    ConfigKey("oauth.api.key", required=True),
+    ConfigKey("oauth.api.secret", required=True, secret=True),
+    ConfigKey("oauth.user.token", secret=True),
+    ConfigKey("event.notification.enabled", default="false"),
+    ConfigKey("event.notification.callback.url"),
+    ConfigKey("event.vendor.type", default="webhook"),
+    ConfigKey("event.poller.refresh_interval", default="15"),
+    ConfigKey("event.poller.configuration"),
+    ConfigKey("event.notification.signature.key", secret=True),
+    ConfigKey("document.tagging", default="false"),
+)
+
+MASK = "********"
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    key: str
+    id: int
+    name: str
+    hub: str
+    wire: dict[str, Any]
+    config: tuple[ConfigKey, ...] = field(default=DROPBOX_CONFIG)
+
+    def config_key(self, key: str) -> ConfigKey | None:
+        return next((c for c in self.config if c.key == key), None)
+
+    def is_secret(self, key: str) -> bool:
+        found = self.config_key(key)
+        return found is not None and found.secret

@@ -1,0 +1,376 @@
+"""Platform events: account changes and async jobs turned into the guide's callbacks, handed to delivery."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from emulator.dialects import DIALECTS
+from emulator.domain.clock import Timer
+from emulator.domain.delivery import DeliveryEngine, Notification, NotificationKind
+from emulator.domain.errors import DomainError, InvalidInput, NotFound
+from emulator.domain.platform.instances import Instance, is_http_url
+from emulator.domain.platform.tenants import Caller
+from emulator.domain.provider.content import format_time
+from emulator.domain.provider.store import Change, Store
+from emulator.domain.state import EmulatorState
+
+EventKind = Literal["webhook", "polling", "async", "trigger"]
+WEBHOOK_BATCH = 20  # events per webhook notification (REFERENCE.md)
+POLLING_BATCH = 10  # events per polling notification
+
+
+@dataclass(slots=True)
+class Event:
+    """One platform reaction for one instance: a change batch, a polling catch-up or an async job."""
+
+    id: int
+    instance_id: int
+    kind: EventKind
+    created_at: float
+    entries: list[dict[str, Any]]
+    provider_data: dict[str, Any]
+    notification_ids: list[int] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    done: bool = True  # async jobs: False until the job ran
+
+
+def callback_entry(change: Change) -> dict[str, Any]:
+    """One item of the callback's `response.events`: the guide's shape."""
+    return {
+        "path": change.path_lower,
+        "metadata": {"path": change.path_display, "name": change.name, "type": change.tag},
+    }
+
+
+def callback_body(event_id: int, instance_id: int, response: dict[str, Any], notification_id: int) -> bytes:
+    """The guide's key order: eventId, instanceId, response, notificationId."""
+    body = {
+        "eventId": event_id,
+        "instanceId": instance_id,
+        "response": response,
+        "notificationId": notification_id,
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def signature(key: str, body: bytes) -> str:
+    digest = hmac.new(key.encode(), body, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
+def standard_webhooks_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` over `id.timestamp.body`, as the Standard Webhooks spec signs."""
+    key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+class EventService:
+    """Reads each subscribed instance's changes when its account changes (webhook) or on its
+    poller tick (polling), and runs async jobs; every result becomes notifications for delivery."""
+
+    def __init__(
+        self, state: EmulatorState, engine: DeliveryEngine, *, standard_webhooks: bool = False
+    ) -> None:
+        self.state = state
+        self.engine = engine
+        self.standard_webhooks = standard_webhooks
+        self.events: dict[int, Event] = {}
+        self._poll_timers: dict[int, Timer] = {}
+        self._subscribed: dict[int, bool] = {}
+        state.change_listeners.append(self.account_changed)
+        state.instance_listeners.append(self.instance_changed)
+        state.reset_listeners.append(self.reset)
+        for instance in list(state.instances.values()):
+            self.instance_changed(instance)
+
+    def reset(self) -> None:
+        self.events.clear()
+        self._poll_timers.clear()  # the clock's reset already dropped the timers themselves
+        self._subscribed.clear()
+        self.engine.reset()
+
+    # -- subscriptions -----------------------------------------------------------------
+    def _subscribed_now(self, instance: Instance) -> bool:
+        return (
+            instance.id in self.state.instances
+            and instance.events_enabled
+            and not instance.disabled
+            and instance.callback_url is not None
+        )
+
+    def instance_changed(self, instance: Instance) -> None:
+        """Events switched on start from now; polling instances get (or lose) their poller."""
+        subscribed = self._subscribed_now(instance)
+        if subscribed and not self._subscribed.get(instance.id, False):
+            instance.cursor = self._store(instance).cursor()
+        self._subscribed[instance.id] = subscribed
+        timer = self._poll_timers.pop(instance.id, None)
+        if timer is not None:
+            timer.cancel()
+            instance.next_poll_at = None
+        if subscribed and instance.vendor_type == "polling":
+            self._schedule_poll(instance)
+
+    def _schedule_poll(self, instance: Instance) -> None:
+        due = self.state.clock.now() + instance.poll_interval_seconds
+        instance.next_poll_at = due
+        self._poll_timers[instance.id] = self.state.clock.call_at(
+            due, lambda: self._poll(instance.id), label=f"poll instance {instance.id}"
+        )
+
+    def _poll(self, instance_id: int) -> None:
+        instance = self.state.instances.get(instance_id)
+        self._poll_timers.pop(instance_id, None)
+        if instance is None or not self._subscribed_now(instance) or instance.vendor_type != "polling":
+            return
+        self._schedule_poll(instance)
+        changes = self._take_changes(instance)
+        if changes:
+            self._emit(
+                instance,
+                "polling",
+                [callback_entry(c) for c in changes],
+                self._provider_data(instance, changes),
+            )
+
+    # -- account changes ---------------------------------------------------------------
+    def account_changed(self, tenant_id: str, account_key: str, batch: list[Change]) -> None:
+        for instance in self._linked(tenant_id, account_key):
+            if not self._subscribed_now(instance):
+                # Not listening: what happens meanwhile is never sent later.
+                instance.cursor = self._store(instance).cursor()
+            elif instance.vendor_type == "webhook":
+                self._notify_webhook(instance)
+
+    def provider_notification(self, account_ids: Iterable[str]) -> int:
+        """The provider's own webhook (`POST /events/dropbox`): read changes for those accounts."""
+        wanted = set(account_ids)
+        read = 0
+        for tenant in self.state.tenants.values():
+            for account in tenant.provider.accounts.values():
+                if account.account_id in wanted:
+                    for instance in self._linked(tenant.id, account.key):
+                        if self._subscribed_now(instance) and instance.vendor_type == "webhook":
+                            read += self._notify_webhook(instance)
+        return read
+
+    def _notify_webhook(self, instance: Instance) -> int:
+        changes = self._take_changes(instance)
+        # One operation, one event: changes come grouped by the batch that wrote them.
+        batches: dict[int, list[Change]] = {}
+        for change in changes:
+            batches.setdefault(change.batch, []).append(change)
+        for batch in batches.values():
+            self._emit(
+                instance, "webhook", [callback_entry(c) for c in batch], self._provider_data(instance, batch)
+            )
+        return len(batches)
+
+    def _take_changes(self, instance: Instance) -> list[Change]:
+        store = self._store(instance)
+        changes = store.changes_since(instance.cursor)
+        instance.cursor = store.cursor()
+        return changes
+
+    def _linked(self, tenant_id: str, account_key: str) -> list[Instance]:
+        return [
+            i for i in self.state.instances.values() if i.tenant == tenant_id and i.account == account_key
+        ]
+
+    def _store(self, instance: Instance) -> Store:
+        return self.state.provider_of(instance).account(instance.account).store
+
+    def _provider_data(self, instance: Instance, changes: list[Change]) -> dict[str, Any]:
+        account = self.state.provider_of(instance).account(instance.account)
+        return {
+            "accountId": account.account_id,
+            "fromCursor": changes[0].seq - 1 if changes else instance.cursor,
+            "toCursor": changes[-1].seq if changes else instance.cursor,
+        }
+
+    # -- async jobs --------------------------------------------------------------------
+    def async_callback_url(self, instance: Instance, requested: str | None) -> str:
+        """The job's callback URL: the request's header, else the instance's; neither is an error."""
+        url = (
+            requested.strip() if requested else instance.configuration.get("event.notification.callback.url")
+        )
+        if not url:
+            raise InvalidInput(
+                "no callback URL for this async request: send an Async-Callback-Url header or configure "
+                "event.notification.callback.url on the instance"
+            )
+        if not is_http_url(url):
+            raise InvalidInput(f"the async callback URL is not an absolute http or https URL: {url[:200]}")
+        return url
+
+    def submit_job(
+        self, instance: Instance, operation: Callable[[], object], callback_url: str, duration: float = 0.0
+    ) -> Event:
+        """Answer at once with the event; run `operation` on the clock after `duration` seconds."""
+        event = self._new_event(instance, "async", [], {"callbackUrl": callback_url}, done=False)
+        self.state.clock.call_later(
+            duration, lambda: self._run_job(event, instance, operation, callback_url), label=f"job {event.id}"
+        )
+        return event
+
+    def _run_job(self, event: Event, instance: Instance, operation: Callable[[], object], url: str) -> None:
+        store = self._store(instance)
+        before = store.cursor()
+        response: dict[str, Any]
+        try:
+            operation()
+        except DomainError as error:
+            event.error = {"message": error.message, "errorType": type(error).__name__}
+            if error.provider_message is not None:
+                event.error["providerMessage"] = error.provider_message
+            response = {"events": [], "error": event.error}
+            event.done = True
+            self._notify(instance, event, "async", [response], url)
+            return
+        event.entries = [callback_entry(c) for c in store.changes_since(before)]
+        event.done = True
+        chunks = _chunks(event.entries, WEBHOOK_BATCH) or [[]]
+        self._notify(instance, event, "async", [{"events": chunk} for chunk in chunks], url)
+
+    # -- triggers and replays ----------------------------------------------------------
+    def trigger(self, instance: Instance, entries: list[dict[str, Any]]) -> Event:
+        """A notification now, with the events given (the control plane's on-demand trigger)."""
+        url = instance.callback_url
+        if url is None:
+            raise InvalidInput(f"instance {instance.id} has no event.notification.callback.url")
+        event = self._new_event(instance, "trigger", entries, {"trigger": True})
+        chunks = _chunks(entries, WEBHOOK_BATCH) or [[]]
+        self._notify(instance, event, "trigger", [{"events": chunk} for chunk in chunks], url)
+        return event
+
+    # -- building notifications ----------------------------------------------------------
+    def _new_event(
+        self,
+        instance: Instance,
+        kind: EventKind,
+        entries: list[dict[str, Any]],
+        provider_data: dict[str, Any],
+        *,
+        done: bool = True,
+    ) -> Event:
+        event = Event(
+            id=self.state.ids.next("event"),
+            instance_id=instance.id,
+            kind=kind,
+            created_at=self.state.clock.now(),
+            entries=entries,
+            provider_data=provider_data,
+            done=done,
+        )
+        self.events[event.id] = event
+        return event
+
+    def _emit(
+        self, instance: Instance, kind: EventKind, entries: list[dict[str, Any]], data: dict[str, Any]
+    ) -> None:
+        url = instance.callback_url
+        if url is None:
+            return
+        event = self._new_event(instance, kind, entries, data)
+        size = WEBHOOK_BATCH if kind == "webhook" else POLLING_BATCH
+        self._notify(instance, event, kind, [{"events": chunk} for chunk in _chunks(entries, size)], url)
+
+    def _notify(
+        self,
+        instance: Instance,
+        event: Event,
+        kind: NotificationKind,
+        responses: list[dict[str, Any]],
+        url: str,
+    ) -> None:
+        policy = self.state.organizations[instance.organization_id].failure_policy
+        for response in responses:
+            notification_id = self.state.ids.next("notification")
+            body = callback_body(event.id, instance.id, response, notification_id)
+            notification = Notification(
+                id=notification_id,
+                instance_id=instance.id,
+                event_id=event.id,
+                url=url,
+                body=body,
+                headers=self._headers(instance, notification_id, body),
+                kind=kind,
+                created_at=self.state.clock.now(),
+                policy=policy,
+            )
+            event.notification_ids.append(notification_id)
+            self.engine.submit(notification)
+
+    def _headers(self, instance: Instance, notification_id: int, body: bytes) -> dict[str, str]:
+        dialect = DIALECTS.get(instance.dialect, DIALECTS["elements"])
+        headers = {
+            "Content-Type": "application/json",
+            dialect.header("Webhook-Id"): str(notification_id),
+            dialect.header("Instance-Id"): str(instance.id),
+        }
+        key = instance.signature_key
+        if key:
+            headers[dialect.header("Webhook-Signature")] = signature(key, body)
+        if self.standard_webhooks and key:
+            message_id = f"msg_{notification_id}"
+            timestamp = int(self.state.clock.now())
+            headers["webhook-id"] = message_id
+            headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-signature"] = standard_webhooks_signature(key, message_id, timestamp, body)
+        return headers
+
+    # -- reading events ----------------------------------------------------------------
+    def status(self, event: Event) -> str:
+        """NEW until notified, DISPATCHED while deliveries are pending, NOTIFIED, or FAILED if any queued."""
+        if not event.done:
+            return "DISPATCHED"
+        if not event.notification_ids:
+            return "NEW"
+        statuses = {self.engine.notification(n).status for n in event.notification_ids}
+        if "queued" in statuses:
+            return "FAILED"
+        if statuses <= {"delivered", "dropped"}:
+            return "NOTIFIED"
+        return "DISPATCHED"
+
+    def event_json(self, event: Event) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": event.id,
+            "instanceId": event.instance_id,
+            "eventType": event.kind,
+            "eventDate": format_time(event.created_at),
+            "status": self.status(event),
+            "providerData": event.provider_data,
+            "notifiedData": {"events": event.entries, "notificationIds": list(event.notification_ids)},
+        }
+        if event.error is not None:
+            body["notifiedData"]["error"] = event.error
+        return body
+
+    def visible_events(self, caller: Caller, instance_id: int | None = None) -> list[Event]:
+        owned = {i.id for i in self.state.visible_instances(caller)}
+        if instance_id is not None:
+            self.state.instance_for(caller, instance_id)
+            owned &= {instance_id}
+        return [e for e in self.events.values() if e.instance_id in owned]
+
+    def event_for(self, caller: Caller, event_id: int | str, instance_id: int | None = None) -> Event:
+        try:
+            number = int(event_id)
+        except ValueError:
+            raise NotFound(f"No event found with id {event_id}") from None
+        found = {e.id: e for e in self.visible_events(caller, instance_id)}.get(number)
+        if found is None:
+            raise NotFound(f"No event found with id {event_id}")
+        return found
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,120 @@
+"""Fake Dropbox accounts of one tenant: who they are, their stores, and the OAuth server that links them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from emulator.domain.clock import Clock
+from emulator.domain.errors import NotFound
+from emulator.domain.ids import Ids
+from emulator.domain.provider.oauth import OAuthApp, OAuthServer
+from emulator.domain.provider.store import Store
+
+ConsentMode = Literal["page", "auto"]
+
+
+class SeedNode(Protocol):
+    """One folder or file of a fixture tree, parents listed before children."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def is_folder(self) -> bool: ...
+    @property
+    def content(self) -> bytes | None: ...
+    @property
+    def modified(self) -> float | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSeed:
+    key: str
+    account_id: str
+    email: str
+    display_name: str
+    nodes: Sequence[SeedNode] = ()
+    tokens: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class DropboxAccount:
+    key: str
+    account_id: str
+    email: str
+    display_name: str
+    store: Store
+    tokens: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "accountId": self.account_id,
+            "email": self.email,
+            "displayName": self.display_name,
+            "entries": self.store.count(),
+            "cursor": self.store.cursor(),
+        }
+
+
+@dataclass(slots=True)
+class DropboxProvider:
+    """The fake Dropbox as one tenant sees it. It knows nothing of the platform."""
+
+    clock: Clock
+    ids: Ids
+    oauth: OAuthServer
+    consent: ConsentMode = "page"
+    accounts: dict[str, DropboxAccount] = field(default_factory=dict)
+    max_upload_bytes: int = 150 * 1024 * 1024
+
+    @classmethod
+    def from_seeds(
+        cls,
+        clock: Clock,
+        ids: Ids,
+        seeds: Iterable[AccountSeed],
+        apps: tuple[OAuthApp, ...] = (),
+        consent: ConsentMode = "page",
+        max_upload_bytes: int = 150 * 1024 * 1024,
+    ) -> DropboxProvider:
+        provider = cls(
+            clock=clock,
+            ids=ids,
+            oauth=OAuthServer(clock, ids, apps),
+            consent=consent,
+            max_upload_bytes=max_upload_bytes,
+        )
+        for seed in seeds:
+            provider.add_account(seed)
+        return provider
+
+    def add_account(self, seed: AccountSeed) -> DropboxAccount:
+        store = Store(self.clock, self.ids, max_upload_bytes=self.max_upload_bytes)
+        for node in seed.nodes:
+            if node.is_folder:
+                store.seed_folder(node.path)
+            else:
+                store.seed_file(node.path, node.content or b"", client_modified=node.modified)
+        account = DropboxAccount(
+            key=seed.key,
+            account_id=seed.account_id,
+            email=seed.email,
+            display_name=seed.display_name,
+            store=store,
+            tokens=list(seed.tokens),
+        )
+        self.accounts[seed.key] = account
+        return account
+
+    def account(self, key: str) -> DropboxAccount:
+        found = self.accounts.get(key)
+        if found is None:
+            raise NotFound(f"no Dropbox account {key!r}", provider_message="user/not_found/")
+        return found
+
+    def first_account(self) -> DropboxAccount:
+        if not self.accounts:
+            raise NotFound("the fixture has no Dropbox account", provider_message="user/not_found/")
+        return next(iter(self.accounts.values()))

@@ -1,0 +1,1 @@
+"""The HTTP face of the emulator: the only package that imports Starlette."""

@@ -1,0 +1,55 @@
+"""create_app(runtime): the route table of the emulated API, the fake Dropbox and the control plane."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.routing import BaseRoute
+
+from emulator.dialects import DIALECTS
+from emulator.runtime import Runtime
+from emulator.web import control_routes, delivery_control_routes, provider_routes
+from emulator.web.errors import HANDLERS
+from emulator.web.platform_routes import events, instances
+
+
+class DialectConvertor(Convertor[str]):
+    regex = "|".join(DIALECTS)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("dialect", DialectConvertor())
+
+PLATFORM_BASE = "/{dialect:dialect}/api-v2"
+
+
+def route_table() -> list[BaseRoute]:
+    table: list[BaseRoute] = []
+    table += control_routes.routes()
+    table += delivery_control_routes.routes()
+    table += provider_routes.routes()
+    table += events.routes(PLATFORM_BASE)
+    table += instances.routes(PLATFORM_BASE)
+    return table
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = Starlette(routes=route_table(), exception_handlers=HANDLERS, lifespan=lifespan)
+    app.state.runtime = runtime
+    return app

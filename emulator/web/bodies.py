@@ -1,0 +1,61 @@
+"""Reading request bodies and query parameters with limits, and clear 4xx for every way they go wrong."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from emulator.domain.errors import InvalidInput, TooLarge
+
+
+class UnsupportedMediaType(InvalidInput):
+    """Body sent with a content type the route does not take (415)."""
+
+
+JSON_TYPES = ("application/json", "text/json", "application/x-json", "text/plain")
+
+
+async def read_json(request: Request, max_bytes: int, *, required: bool = True) -> Any:
+    """The JSON body, or None when absent and not required; 413 before reading past the limit."""
+    return parse_json(request, await read_body(request, max_bytes), required=required)
+
+
+def parse_json(request: Request, raw: bytes, *, required: bool = True) -> Any:
+    if not raw.strip():
+        if required:
+            raise InvalidInput("a JSON request body is required")
+        return None
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and not (content_type in JSON_TYPES or content_type.endswith("+json")):
+        raise UnsupportedMediaType(f"expected a JSON body, got Content-Type {content_type}")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise InvalidInput("the JSON body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as problem:
+        raise InvalidInput(f"the body is not valid JSON: {problem}") from None
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidInput("Content-Length is not a number")
+        if int(declared) > max_bytes:
+            raise TooLarge(f"request body over the limit of {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"request body over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def query_list(request: Request, name: str) -> list[str]:
+    """`tags[]=a&tags[]=b`, `tags=a&tags=b` and `tags=a,b` alike."""
+    values = request.query_params.getlist(f"{name}[]") + request.query_params.getlist(name)
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]

@@ -1,0 +1,168 @@
+"""The control plane under /_emulator: health, reset, tenants, clock and OAuth side channels."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulator import __version__
+from emulator.domain.clock import CLOCK_MODES
+from emulator.domain.errors import InvalidInput
+from emulator.domain.provider.content import format_time, parse_time
+from emulator.domain.state import DEFAULT_TENANT
+from emulator.web.bodies import read_json
+from emulator.web.context import json_response, runtime_of, state_of
+
+PREFIX = "/_emulator"
+CONTROL_BODY_BYTES = 1024 * 1024
+
+
+async def _body(request: Request, *, required: bool = True) -> Mapping[str, Any]:
+    body = await read_json(request, CONTROL_BODY_BYTES, required=required)
+    if body is None:
+        return {}
+    if not isinstance(body, Mapping):
+        raise InvalidInput("the body must be a JSON object")
+    return body
+
+
+async def health(request: Request) -> Response:
+    runtime = runtime_of(request)
+    return json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "fixture": runtime.source,
+            "clock": _clock_json(request),
+            "instances": len(runtime.state.instances),
+        }
+    )
+
+
+async def reset(request: Request) -> Response:
+    started = time.perf_counter()
+    runtime_of(request).reset()
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return json_response({"status": "reset", "serverMs": round(elapsed_ms, 3)})
+
+
+# -- tenants -----------------------------------------------------------------------------
+async def create_tenant(request: Request) -> Response:
+    tenant, org = state_of(request).create_tenant()
+    user = org.users[0]
+    return json_response(
+        {
+            "id": tenant.id,
+            "organizationId": org.id,
+            "organizationSecret": org.secret,
+            "userSecret": user.secret,
+            "user": user.to_json(),
+            "accounts": sorted(tenant.provider.accounts),
+        },
+        status=201,
+    )
+
+
+async def reset_tenant(request: Request) -> Response:
+    tenant = state_of(request).reset_tenant(request.path_params["tenant"])
+    return json_response({"id": tenant.id, "status": "reset"})
+
+
+# -- clock -------------------------------------------------------------------------------
+def _clock_json(request: Request) -> dict[str, Any]:
+    clock = state_of(request).clock
+    now = clock.now()
+    return {
+        "now": now,
+        "iso": format_time(now),
+        "mode": clock.mode,
+        "scale": clock.scale,
+        "pendingTimers": len(clock.pending()),
+        "nextDue": clock.next_due(),
+    }
+
+
+async def get_clock(request: Request) -> Response:
+    return json_response(_clock_json(request))
+
+
+async def advance_clock(request: Request) -> Response:
+    body = await _body(request)
+    seconds = _number(body, "seconds", default=0.0) + 60 * _number(body, "minutes", default=0.0)
+    seconds += 3600 * _number(body, "hours", default=0.0)
+    if seconds < 0:
+        raise InvalidInput("the clock cannot go back")
+    ran = state_of(request).clock.advance(seconds)
+    return json_response({**_clock_json(request), "timersRun": ran})
+
+
+async def set_clock(request: Request) -> Response:
+    body = await _body(request)
+    clock = state_of(request).clock
+    ran = 0
+    if "now" in body:
+        when = body["now"]
+        target = parse_time(when) if isinstance(when, str) else _number(body, "now", default=0.0)
+        if target < clock.now():
+            raise InvalidInput("the clock cannot go back")
+        ran = clock.set(target)
+    if "mode" in body or "scale" in body:
+        mode = body.get("mode", clock.mode)
+        if mode not in CLOCK_MODES:
+            raise InvalidInput("mode must be manual or real")
+        scale = _number(body, "scale", default=clock.scale)
+        if scale <= 0:
+            raise InvalidInput("scale must be positive")
+        clock.set_mode(mode, scale)
+    return json_response({**_clock_json(request), "timersRun": ran})
+
+
+def _number(body: Mapping[str, Any], key: str, *, default: float) -> float:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{key} must be a number")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidInput(f"{key} must be a finite number")
+    return float(value)
+
+
+# -- OAuth side channel --------------------------------------------------------------------
+async def list_codes(request: Request) -> Response:
+    state = state_of(request)
+    tenant = state.tenant(request.query_params.get("tenant") or DEFAULT_TENANT)
+    now = state.clock.now()
+    return json_response([c.to_json(now) for c in tenant.provider.oauth.codes.values()])
+
+
+async def issue_code(request: Request) -> Response:
+    body = await _body(request)
+    state = state_of(request)
+    tenant = state.tenant(str(body.get("tenant") or DEFAULT_TENANT))
+    fields = {k: body.get(k) for k in ("account", "clientId", "redirectUri")}
+    missing = [k for k, v in fields.items() if not isinstance(v, str) or not v]
+    if missing:
+        raise InvalidInput("missing or non-string fields: " + ", ".join(missing))
+    account = tenant.provider.account(str(fields["account"]))
+    code = tenant.provider.oauth.issue(
+        account=account.key, client_id=str(fields["clientId"]), redirect_uri=str(fields["redirectUri"])
+    )
+    return json_response(code.to_json(state.clock.now()), status=201)
+
+
+def routes() -> list[Route]:
+    return [
+        Route(PREFIX + "/health", health, methods=["GET"]),
+        Route(PREFIX + "/reset", reset, methods=["POST"]),
+        Route(PREFIX + "/tenants", create_tenant, methods=["POST"]),
+        Route(PREFIX + "/tenants/{tenant}/reset", reset_tenant, methods=["POST"]),
+        Route(PREFIX + "/clock", get_clock, methods=["GET"]),
+        Route(PREFIX + "/clock", set_clock, methods=["POST", "PUT"]),
+        Route(PREFIX + "/clock/advance", advance_clock, methods=["POST"]),
+        Route(PREFIX + "/oauth/codes", list_codes, methods=["GET"]),
+        Route(PREFIX + "/oauth/codes", issue_code, methods=["POST"]),
+    ]
