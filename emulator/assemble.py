@@ -11,7 +11,7 @@ from emulator.domain.provider.accounts import AccountSeed
 from emulator.domain.provider.oauth import OAuthApp
 from emulator.domain.state import InstanceSeed, Limits, OrganizationSeed, StateSeed
 from emulator.loading import Fixture, load_fixture
-from emulator.runtime import Runtime
+from emulator.runtime import Runtime, RuntimeOptions
 
 DEFAULT_FIXTURE = "default.yaml"
 
@@ -65,6 +65,8 @@ def state_seed(fixture: Fixture) -> StateSeed:
     )
 
 
-def load_runtime(path: str | Path, *, clock_mode: ClockMode = "manual") -> Runtime:
+def load_runtime(
+    path: str | Path, *, clock_mode: ClockMode = "manual", options: RuntimeOptions | None = None
+) -> Runtime:
     fixture = load_fixture(path)
-    return Runtime(state_seed(fixture), clock_mode=clock_mode, source=str(path))
+    return Runtime(state_seed(fixture), clock_mode=clock_mode, source=str(path), options=options)

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from emulator import __version__
+from emulator import __version__, cli_client
 from emulator.domain.clock import CLOCK_MODES
 
 
@@ -22,9 +22,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fixtures", default=None, help="fixture YAML (default: fixtures/default.yaml)")
     serve.add_argument("--clock", choices=CLOCK_MODES, default="real", help="real (default) or manual time")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--watch", action="store_true", help="rebuild the state when the fixture file changes")
+    serve.add_argument("--state", default=None, help="load this state file at start, save it on exit")
+    serve.add_argument(
+        "--standard-webhooks", action="store_true", help="also sign callbacks with Standard Webhooks headers"
+    )
+    serve.add_argument(
+        "--job-seconds", type=float, default=0.0, help="emulator seconds an async job takes (default 0)"
+    )
+    serve.add_argument(
+        "--dropbox-api-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also serve Dropbox API v2 over HTTPS on this port (0 picks a free one; off by default)",
+    )
 
     validate = commands.add_parser("validate", help="check a fixture file and report every problem")
     validate.add_argument("file")
+
+    scenario = commands.add_parser("scenario", help="list or run scenario scripts (scenarios/*.yaml)")
+    scenario_commands = scenario.add_subparsers(dest="scenario_command", required=True)
+    scenario_commands.add_parser("list", help="the scenarios of ./scenarios/, else the shipped ones")
+    run = scenario_commands.add_parser("run", help="run a scenario; exit status 1 when a step fails")
+    run.add_argument("scenario", metavar="NAME|FILE", help="a scenario's name, or a scenario file")
+    run.add_argument("--url", default=None, help="a running emulator's origin (default: one in-process)")
+    run.add_argument("--fixtures", default=None, help="in-process only: fixture YAML (default: scenario's)")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    cli_client.add_commands(commands)
     return parser
 
 
@@ -34,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args.file)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "scenario":
+        return _scenario(args)
+    if args.command in cli_client.COMMANDS:
+        return cli_client.run(args)
     return 2
 
 
@@ -51,22 +81,78 @@ def _validate(path: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from emulator.assemble import default_fixture_path, load_runtime
     from emulator.loading import FixtureError
+    from emulator.runtime import RuntimeOptions, StateFileError
     from emulator.server import serve_forever
+    from emulator.watching import watch_fixture
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    fixture_path = Path(args.fixtures or default_fixture_path())
+    options = RuntimeOptions(
+        clock_mode=args.clock, standard_webhooks=args.standard_webhooks, job_duration=args.job_seconds
+    )
     try:
-        runtime = load_runtime(args.fixtures or default_fixture_path(), clock_mode=args.clock)
+        runtime = load_runtime(fixture_path, options=options)
+        if args.state:
+            state_file = Path(args.state)
+            if state_file.exists():
+                runtime.load_state_file(state_file)
+            runtime.state_file = state_file
     except FixtureError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return 1
+    except StateFileError as error:
+        print(f"hub-emulator: {error} (the file is left as it is)", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"hub-emulator: cannot read the fixture: {error}", file=sys.stderr)
         return 1
-    serve_forever(runtime, args.host, args.port, args.log_level)
+    if args.watch:
+        runtime.background.append(lambda stop: watch_fixture(runtime, fixture_path, stop))
+    serve_forever(runtime, args.host, args.port, args.log_level, dropbox_api_port=args.dropbox_api_port)
     return 0
+
+
+def _scenario(args: argparse.Namespace) -> int:
+    from emulator import scenarios
+
+    if args.scenario_command == "list":
+        for found in scenarios.list_scenarios():
+            state = f"INVALID: {len(found.problems)} problems" if found.problems else f"{found.steps} steps"
+            summary = (found.description.strip().splitlines() or [""])[0]
+            print(f"{found.name:<28} {state:<22} {summary}")
+            for problem in found.problems:
+                print(f"    {problem}")
+        return 0
+    return _run_scenario(args)
+
+
+def _run_scenario(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+    from pathlib import Path
+
+    from emulator import scenarios
+
+    try:
+        scenario = scenarios.find_scenario(args.scenario)
+        if args.url:
+            report = asyncio.run(scenarios.run_scenario(scenario, args.url))
+        else:
+            report = scenarios.run_in_process(scenario, Path(args.fixtures) if args.fixtures else None)
+    except scenarios.ScenarioNotFound as missing:
+        print(f"hub-emulator: {missing}", file=sys.stderr)
+        return 1
+    except scenarios.ScenarioError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_json(), indent=2) if args.json else "\n".join(report.lines()))
+    return 0 if report.passed else 1
 
 
 if __name__ == "__main__":

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+import tempfile
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from emulator.domain.clock import ClockMode
 from emulator.domain.delivery import Attempt, DeliveryEngine
+from emulator.domain.errors import InvalidInput
 from emulator.domain.platform.events import EventService
+from emulator.domain.provider.tokens import DropboxTokens
+from emulator.domain.snapshot import export_state, import_state
 from emulator.domain.state import EmulatorState, StateSeed
 from emulator.transport import Sender, Transport
 
@@ -97,6 +105,25 @@ class DeliveryWaiters:
 
 
 @dataclass
+class Sink:
+    """A built-in callback receiver (`/_emulator/sinks/{name}`): what it received, and its next answers."""
+
+    received: list[dict[str, Any]] = field(default_factory=list)
+    script: list[int] = field(default_factory=list)  # statuses to answer next, first one first
+    next_id: int = 1
+
+
+@dataclass(frozen=True)
+class DropboxApiInfo:
+    """Where the HTTPS Dropbox API surface listens (hosts as `host:port`) and the CA file that signs it."""
+
+    api_host: str
+    content_host: str
+    notify_host: str
+    ca_file: str
+
+
+@dataclass
 class RuntimeOptions:
     clock_mode: ClockMode = "manual"
     delivery_timeout: float = 10.0  # wall seconds one delivery attempt may take
@@ -125,7 +152,20 @@ class Runtime:
         self.engine.listeners.append(self.waiters.poke)
         self.transport = Transport(self.engine, timeout=self.options.delivery_timeout, sender=sender)
         self.clock_driver = ClockDriver(self)
+        # The Dropbox API surface (`serve --dropbox-api-port`): its bearer tokens, where it listens once up.
+        self.dropbox_tokens = DropboxTokens(lambda: {t.id: t.provider for t in self.state.tenants.values()})
+        self.dropbox_api: DropboxApiInfo | None = None
+        self.sinks: dict[str, Sink] = {}
+        # Every reset (the whole emulator, or the default tenant's) forgets what the sinks got.
+        self.state.reset_listeners.append(self.sinks.clear)
         self.started = False
+        # With `serve --state FILE`: saved on shutdown and on POST /_emulator/state/save.
+        self.state_file: Path | None = None
+        # Coroutines run for the server's lifetime (e.g. the fixture watcher), given a stop event.
+        self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+        self._stop_background: asyncio.Event | None = None
+        self._background_tasks: list[asyncio.Task[None]] = []
+        self.fixture_generation = 1
 
     async def start(self) -> None:
         if self.started:
@@ -133,14 +173,68 @@ class Runtime:
         self.waiters.bind()
         await self.transport.start()
         self.clock_driver.start()
+        self._stop_background = asyncio.Event()
+        self._background_tasks = [asyncio.create_task(run(self._stop_background)) for run in self.background]
         self.started = True
 
     async def stop(self) -> None:
         if not self.started:
             return
+        if self._stop_background is not None:
+            self._stop_background.set()
+        for task in self._background_tasks:
+            task.cancel()
+        await asyncio.gather(*self._background_tasks, return_exceptions=True)
         await self.clock_driver.stop()
         await self.transport.stop()
         self.started = False
+        if self.state_file is not None:
+            self.save_state()
 
     def reset(self) -> None:
         self.state.reset()
+
+    # -- saved state -------------------------------------------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        return export_state(self.state, self.events, self.engine)
+
+    def import_state(self, data: object) -> None:
+        import_state(self.state, self.events, self.engine, data)
+        # Restored work that is due now (pending deliveries) must not wait for the next request.
+        for url in self.engine.ready_destinations():
+            self.transport.wake(url)
+
+    def save_state(self, path: Path | None = None) -> Path:
+        """Write the state atomically: a temporary file beside the target, then a rename."""
+        target = path or self.state_file
+        if target is None:
+            raise InvalidInput("no state file: serve with --state FILE or give a path")
+        data = json.dumps(self.export_state(), separators=(",", ":")).encode()
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        log.info("state saved to %s (%d bytes)", target, len(data))
+        return target
+
+    def load_state_file(self, path: Path) -> None:
+        """Load `path` into the state; a file that cannot be read or imported raises StateFileError."""
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError) as problem:
+            raise StateFileError(f"{path}: cannot read the state file: {problem}") from None
+        try:
+            self.import_state(data)
+        except InvalidInput as problem:
+            raise StateFileError(f"{path}: {problem.message}") from None
+
+
+class StateFileError(Exception):
+    """A --state file that cannot be loaded; the file is left as it is."""

@@ -11,9 +11,19 @@ from starlette.routing import BaseRoute
 
 from emulator.dialects import DIALECTS
 from emulator.runtime import Runtime
-from emulator.web import control_routes, delivery_control_routes, provider_routes
+from emulator.web import (
+    control_routes,
+    delivery_control_routes,
+    dropbox_control_routes,
+    provider_routes,
+    scenario_routes,
+    sink_routes,
+    state_routes,
+)
+from emulator.web.dropbox_api import control as dropbox_api_control
+from emulator.web.dropbox_api import oauth as dropbox_oauth
 from emulator.web.errors import HANDLERS
-from emulator.web.platform_routes import events, instances
+from emulator.web.platform_routes import events, hub, instances
 
 
 class DialectConvertor(Convertor[str]):
@@ -35,7 +45,14 @@ def route_table() -> list[BaseRoute]:
     table: list[BaseRoute] = []
     table += control_routes.routes()
     table += delivery_control_routes.routes()
+    table += state_routes.routes()
+    table += dropbox_api_control.routes()  # before the /accounts/{account}/... routes it resembles
+    table += dropbox_control_routes.routes()
+    table += sink_routes.routes()
+    table += scenario_routes.routes()
     table += provider_routes.routes()
+    table += dropbox_oauth.routes()
+    table += hub.routes(PLATFORM_BASE)
     table += events.routes(PLATFORM_BASE)
     table += instances.routes(PLATFORM_BASE)
     return table

@@ -41,7 +41,7 @@ def parse_json(request: Request, raw: bytes, *, required: bool = True) -> Any:
 async def read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise InvalidInput("Content-Length is not a number")
         if int(declared) > max_bytes:
             raise TooLarge(f"request body over the limit of {max_bytes} bytes")

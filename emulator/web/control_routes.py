@@ -17,6 +17,7 @@ from emulator.domain.provider.content import format_time, parse_time
 from emulator.domain.state import DEFAULT_TENANT
 from emulator.web.bodies import read_json
 from emulator.web.context import json_response, runtime_of, state_of
+from emulator.web.openapi import openapi_document
 
 PREFIX = "/_emulator"
 CONTROL_BODY_BYTES = 1024 * 1024
@@ -40,6 +41,7 @@ async def health(request: Request) -> Response:
             "fixture": runtime.source,
             "clock": _clock_json(request),
             "instances": len(runtime.state.instances),
+            "fixtureGeneration": runtime.fixture_generation,
         }
     )
 
@@ -154,9 +156,15 @@ async def issue_code(request: Request) -> Response:
     return json_response(code.to_json(state.clock.now()), status=201)
 
 
+async def openapi(request: Request) -> Response:
+    """This emulator's OpenAPI 3 document, made from its route table."""
+    return json_response(openapi_document(request.app.routes))
+
+
 def routes() -> list[Route]:
     return [
         Route(PREFIX + "/health", health, methods=["GET"]),
+        Route(PREFIX + "/openapi.json", openapi, methods=["GET"]),
         Route(PREFIX + "/reset", reset, methods=["POST"]),
         Route(PREFIX + "/tenants", create_tenant, methods=["POST"]),
         Route(PREFIX + "/tenants/{tenant}/reset", reset_tenant, methods=["POST"]),

@@ -118,12 +118,23 @@ class EventService:
         if subscribed and instance.vendor_type == "polling":
             self._schedule_poll(instance)
 
-    def _schedule_poll(self, instance: Instance) -> None:
-        due = self.state.clock.now() + instance.poll_interval_seconds
+    def _schedule_poll(self, instance: Instance, due: float | None = None) -> None:
+        now = self.state.clock.now()
+        due = now + instance.poll_interval_seconds if due is None else max(due, now)
         instance.next_poll_at = due
         self._poll_timers[instance.id] = self.state.clock.call_at(
             due, lambda: self._poll(instance.id), label=f"poll instance {instance.id}"
         )
+
+    def restore_subscriptions(self) -> None:
+        """After an import: who listens, and each poller at the tick it was waiting for."""
+        self._subscribed.clear()
+        self._poll_timers.clear()
+        for instance in self.state.instances.values():
+            subscribed = self._subscribed_now(instance)
+            self._subscribed[instance.id] = subscribed
+            if subscribed and instance.vendor_type == "polling":
+                self._schedule_poll(instance, instance.next_poll_at)
 
     def _poll(self, instance_id: int) -> None:
         instance = self.state.instances.get(instance_id)
@@ -240,15 +251,51 @@ class EventService:
         self._notify(instance, event, "async", [{"events": chunk} for chunk in chunks], url)
 
     # -- triggers and replays ----------------------------------------------------------
+    def flush(self, instance: Instance) -> None:
+        """Tell a polling instance now what its next tick would tell it (webhooks are told at once)."""
+        if self._subscribed_now(instance) and instance.vendor_type == "polling":
+            changes = self._take_changes(instance)
+            if changes:
+                entries = [callback_entry(c) for c in changes]
+                self._emit(instance, "polling", entries, self._provider_data(instance, changes))
+
     def trigger(self, instance: Instance, entries: list[dict[str, Any]]) -> Event:
         """A notification now, with the events given (the control plane's on-demand trigger)."""
-        url = instance.callback_url
-        if url is None:
-            raise InvalidInput(f"instance {instance.id} has no event.notification.callback.url")
+        url = self.require_callback(instance)
         event = self._new_event(instance, "trigger", entries, {"trigger": True})
         chunks = _chunks(entries, WEBHOOK_BATCH) or [[]]
         self._notify(instance, event, "trigger", [{"events": chunk} for chunk in chunks], url)
         return event
+
+    def replay(self, notification_id: int) -> Notification:
+        """Send a past notification again, byte for byte (its body keeps its notificationId).
+
+        The copy gets a journal id of its own, so both stay visible; a client that de-duplicates
+        on the body's notificationId sees a duplicate, which is what a replay is for.
+        """
+        original = self.engine.notification(notification_id)
+        copy = Notification(
+            id=self.state.ids.next("notification"),
+            instance_id=original.instance_id,
+            event_id=original.event_id,
+            url=original.url,
+            body=original.body,
+            headers=dict(original.headers),
+            kind="replay",
+            created_at=self.state.clock.now(),
+            policy=original.policy,
+        )
+        self.engine.submit(copy)
+        event = self.events.get(original.event_id)
+        if event is not None:
+            event.notification_ids.append(copy.id)
+        return copy
+
+    def require_callback(self, instance: Instance) -> str:
+        url = instance.callback_url
+        if url is None:
+            raise InvalidInput(f"instance {instance.id} has no event.notification.callback.url")
+        return url
 
     # -- building notifications ----------------------------------------------------------
     def _new_event(

@@ -89,9 +89,7 @@ class Locator:
 
     @classmethod
     def of_path(cls, path: str | None) -> Locator:
-        if not path:
-            raise InvalidInput("the query parameter path is required")
-        return cls(path=paths.normalize(path))
+        return cls(path=_path(path))
 
     @classmethod
     def of_id(cls, raw: str) -> Locator:
@@ -152,6 +150,13 @@ def _text(body: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
+def _path(path: str | None) -> str:
+    """A required path parameter, normalised (InvalidInput when missing or malformed)."""
+    if not path:
+        raise InvalidInput("the query parameter path is required")
+    return paths.normalize(path)
+
+
 def _named(path: str, name: str | None) -> str:
     """`path`, its last component spelled as `name` when `name` names that same component."""
     if name and path and paths.key(name) == paths.key(paths.name(path)):
@@ -179,9 +184,8 @@ def read_upload(
     max_bytes: int,
 ) -> Upload:
     """An upload's parameters, checked; `size`, when given, must be the length of the bytes sent."""
-    target = Locator.of_path(path).path
-    assert target is not None
-    if size not in (None, "") and (not size.isdigit() or int(size) != len(data)):
+    target = _path(path)
+    if size not in (None, "") and (not size.isdecimal() or int(size) != len(data)):
         raise InvalidInput(f"size {size!r} is not the {len(data)} bytes received")
     if len(data) > max_bytes:
         raise TooLarge(
@@ -193,19 +197,16 @@ def read_upload(
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Where a create, copy or move puts its entry, and the tags it gets (None keeps them)."""
+    """Where a create or copy puts its entry, and the tags it gets (None: none given)."""
 
     path: str
     tags: tuple[str, ...] | None = None
-    description: str | None = None
 
 
 def read_new_folder(query_path: str | None, body: object) -> Placement:
     """`POST /folders`: the path from the query, else from the body; a matching `name` sets the case."""
     fields = _object(body)
-    path = query_path or _text(fields, "path")
-    target = Locator.of_path(path).path
-    assert target is not None
+    target = _path(query_path or _text(fields, "path"))
     return Placement(_named(target, _text(fields, "name")), read_tags(fields.get("tags")))
 
 
@@ -215,9 +216,7 @@ def read_destination(body: object) -> Placement:
     path = _text(fields, "path")
     if not path:
         raise InvalidInput("the body must give the destination path")
-    target = Locator.of_path(path).path
-    assert target is not None
-    return Placement(_named(target, _text(fields, "name")), read_tags(fields.get("tags")))
+    return Placement(_named(_path(path), _text(fields, "name")), read_tags(fields.get("tags")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,11 +230,7 @@ def read_patch(body: object) -> Patch:
     """`PATCH .../metadata`: a new `path` (and `name`) moves or renames; `tags` replaces the list."""
     fields = _object(body)
     path = _text(fields, "path")
-    target = None
-    if path is not None:
-        located = Locator.of_path(path).path
-        assert located is not None
-        target = _named(located, _text(fields, "name"))
+    target = None if path is None else _named(_path(path), _text(fields, "name"))
     return Patch(target, read_tags(fields.get("tags")), _text(fields, "description"))
 
 
@@ -255,7 +250,7 @@ class Page:
 def read_page(page_size: str | None, next_page: str | None) -> PageRequest:
     if page_size in (None, ""):
         return PageRequest(DEFAULT_PAGE_SIZE, next_page or None)
-    if not page_size.isdigit() or int(page_size) < 1:
+    if not page_size.isdecimal() or int(page_size) < 1:
         raise InvalidInput(f"pageSize must be a positive whole number, not {page_size!r}")
     return PageRequest(int(page_size), next_page or None)
 
@@ -494,7 +489,7 @@ class DocumentsHub:
         entry = self.entry(where, kind)
         if not entry.path_display and (patch.tags is not None or patch.description is not None):
             raise InvalidInput("the root folder has no tags", provider_message=paths.MALFORMED)
-        if patch.path is not None and patch.path != entry.path_display:
+        if patch.path is not None and _moves(entry, patch.path):
             entry = self.store.move(entry.path_display or "/", patch.path)
         return document(self._with_properties(entry, patch.tags, patch.description))
 
@@ -526,6 +521,12 @@ class DocumentsHub:
                 provider_message="duplicated_or_nested_paths/",
             )
         self.store.delete(occupant.path_display)
+
+
+def _moves(entry: Entry, path: str) -> bool:
+    """Whether `path` puts `entry` elsewhere or renames it; its own path in another case does not,
+    so a client may send a Document back as it got it (parents' case is the store's to keep)."""
+    return paths.key(path) != entry.path_lower or paths.name(path) != entry.name
 
 
 def _spelled(where: Locator) -> str:

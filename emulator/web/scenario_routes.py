@@ -1,0 +1,48 @@
+"""Control plane for scenario scripts: list them, and run one against this very emulator.
+
+Scenario files are read from disk on every request, so an edited file counts at once without a
+watcher. A run talks to the app in-process (an ASGI transport), while the callbacks it causes
+reach the built-in sink over the server's real socket, as they would reach any client.
+"""
+
+from __future__ import annotations
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulator.domain.errors import NotFound
+from emulator.scenarios import ScenarioError, ScenarioNotFound, find_named, list_scenarios, run_scenario
+from emulator.web.context import json_response, origin_of
+
+PREFIX = "/_emulator/scenarios"
+# Long enough for an expect step's longest wait, plus the requests around it.
+CLIENT_TIMEOUT = 90.0
+
+
+async def listing(request: Request) -> Response:
+    return json_response([found.to_json() for found in list_scenarios()])
+
+
+async def run(request: Request) -> Response:
+    name = request.path_params["name"]
+    try:
+        scenario = find_named(name)
+    except ScenarioNotFound as missing:
+        raise NotFound(str(missing)) from None
+    except ScenarioError as error:
+        body = {"error": "invalid_scenario", "message": str(error), "problems": error.problems}
+        return json_response(body, status=400)
+    origin = origin_of(request)
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(transport=transport, base_url=origin, timeout=CLIENT_TIMEOUT) as client:
+        report = await run_scenario(scenario, origin, client)
+    return json_response(report.to_json(), status=200 if report.passed else 422)
+
+
+def routes() -> list[Route]:
+    return [
+        Route(PREFIX, listing, methods=["GET"]),
+        Route(PREFIX + "/{name}/run", run, methods=["POST"]),
+    ]

@@ -1,0 +1,264 @@
+"""Saved state (export, import, --state across a restart), replays, on-demand triggers, fixture hot reload."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.testclient import TestClient
+
+from tests.conftest import DEFAULT_FIXTURE, PLATFORM_AUTH, ROOT, RecordingSender, hub_auth, provision
+
+HOOK = "http://receiver.test/hook"
+EVENTS = {"event.notification.enabled": "true", "event.notification.callback.url": HOOK}
+
+
+def operate(client: TestClient, op: dict[str, Any], account: str = "alice") -> Any:
+    answer = client.post(f"/_emulator/providers/dropbox/accounts/{account}/operations", json=op)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def wait(client: TestClient, count: int, **filters: Any) -> list[dict[str, Any]]:
+    answer = client.get("/_emulator/deliveries/wait", params={"count": count, "timeout": 10, **filters})
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["deliveries"]
+    return found
+
+
+def test_export_then_import_restores_everything(events_client: TestClient) -> None:
+    instance = provision(events_client, **EVENTS)
+    operate(events_client, {"op": "mkdir", "path": "/Kept"})
+    wait(events_client, 1)
+    exported = events_client.get("/_emulator/state").json()
+    events_client.post("/_emulator/reset")
+    assert events_client.get("/elements/api-v2/instances", headers=PLATFORM_AUTH).json() == []
+    assert events_client.put("/_emulator/state", json=exported).status_code == 200
+    again = events_client.get(f"/elements/api-v2/instances/{instance['id']}", headers=PLATFORM_AUTH).json()
+    assert again["token"] == instance["token"]
+    tree = events_client.get("/_emulator/providers/dropbox/accounts/alice/tree").json()
+    assert "/kept" in json.dumps(tree).lower()
+    assert events_client.get("/_emulator/state").json() == exported
+
+
+def test_bad_state_is_refused_and_changes_nothing(events_client: TestClient) -> None:
+    provision(events_client)
+    before = events_client.get("/_emulator/state").json()
+    for bad in ({"format": "nope"}, {**before, "instances": [{"id": "x"}]}, {**before, "version": 99}):
+        answer = events_client.put("/_emulator/state", json=bad)
+        assert answer.status_code == 400, bad
+        assert answer.json()["error"] == "bad_request"
+    assert (
+        events_client.put(
+            "/_emulator/state", content=b"{{{", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 400
+    )
+    assert events_client.get("/_emulator/state").json() == before
+
+
+def test_yaml_export_reads_back(events_client: TestClient) -> None:
+    provision(events_client)
+    exported = events_client.get("/_emulator/state", params={"format": "yaml"})
+    assert exported.headers["content-type"].startswith("application/yaml")
+    answer = events_client.put(
+        "/_emulator/state", content=exported.content, headers={"Content-Type": "application/yaml"}
+    )
+    assert answer.status_code == 200
+
+
+def test_replay_resends_the_same_bytes(events_client: TestClient, sender: RecordingSender) -> None:
+    provision(events_client, **EVENTS)
+    operate(events_client, {"op": "mkdir", "path": "/Once"})
+    [first] = wait(events_client, 1)
+    answer = events_client.post(f"/_emulator/notifications/{first['notificationId']}/replay")
+    assert answer.status_code == 201
+    wait(events_client, 2)
+    assert len(sender.received) == 2
+    assert sender.received[0][2] == sender.received[1][2]
+    assert events_client.post("/_emulator/notifications/999999/replay").status_code == 404
+
+
+def test_trigger_with_events_given(events_client: TestClient, sender: RecordingSender) -> None:
+    instance = provision(events_client, **EVENTS)
+    answer = events_client.post(
+        f"/_emulator/instances/{instance['id']}/trigger", json={"events": [{"path": "/Made/Up.txt"}]}
+    )
+    assert answer.status_code == 201, answer.text
+    wait(events_client, 1)
+    [body] = sender.bodies()
+    assert body["response"]["events"] == [
+        {"path": "/made/up.txt", "metadata": {"path": "/Made/Up.txt", "name": "Up.txt", "type": "file"}}
+    ]
+    assert body["eventId"] in answer.json()["eventIds"]
+
+
+def test_trigger_with_a_real_change_tells_a_polling_instance_now(
+    events_client: TestClient, sender: RecordingSender
+) -> None:
+    instance = provision(events_client, **EVENTS, **{"event.vendor.type": "polling"})
+    answer = events_client.post(
+        f"/_emulator/instances/{instance['id']}/trigger", json={"op": {"op": "mkdir", "path": "/Now"}}
+    )
+    assert answer.status_code == 201, answer.text
+    [delivered] = wait(events_client, 1)
+    assert delivered["body"]["response"]["events"][0]["path"] == "/now"
+    assert answer.json()["metadata"]["path_display"] == "/Now"
+
+
+def test_trigger_refuses_bad_bodies_and_unknown_instances(events_client: TestClient) -> None:
+    instance = provision(events_client)  # no callback URL
+    assert (
+        events_client.post(
+            f"/_emulator/instances/{instance['id']}/trigger", json={"events": [{"path": "/a"}]}
+        ).status_code
+        == 400
+    )
+    assert (
+        events_client.post("/_emulator/instances/9999/trigger", json={"events": [{"path": "/a"}]}).status_code
+        == 404
+    )
+    subscribed = provision(events_client, **EVENTS)
+    for bad in ({}, {"events": []}, {"events": [{"nopath": 1}]}, {"op": {"op": "explode", "path": "/x"}}):
+        assert (
+            events_client.post(f"/_emulator/instances/{subscribed['id']}/trigger", json=bad).status_code
+            == 400
+        )
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--clock", "manual", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"ready on (http://\S+)", line)
+    assert match, line
+    return process, match.group(1)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        assert process.wait(timeout=15) == 0
+    finally:
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def _provision_over_http(http: httpx.Client, hook: str) -> dict[str, Any]:
+    code = http.post(
+        "/_emulator/oauth/codes",
+        json={"account": "alice", "clientId": "fake_Dropbox_api_key", "redirectUri": "https://app.test/auth"},
+    ).json()["code"]
+    body = {
+        "element": {"key": "dropbox"},
+        "providerData": {"code": code},
+        "configuration": {
+            "oauth.callback.url": "https://app.test/auth",
+            "oauth.api.key": "fake_Dropbox_api_key",
+            "oauth.api.secret": "fake_Dropbox_api_secret",
+            "event.notification.enabled": "true",
+            "event.notification.callback.url": hook,
+        },
+        "name": "saved",
+    }
+    answer = http.post("/elements/api-v2/instances", json=body, headers=PLATFORM_AUTH)
+    assert answer.status_code == 200, answer.text
+    created: dict[str, Any] = answer.json()
+    return created
+
+
+def test_state_file_survives_a_restart_with_next_ids_and_nothing_resent(tmp_path: Path) -> None:
+    state_file = tmp_path / "emulator.state.json"
+    process, url = _serve("--state", str(state_file))
+    try:
+        with httpx.Client(base_url=url, trust_env=False) as http:
+            # Callbacks to a path that answers 404: they fail and stay pending across the restart.
+            hook = f"{url}/_emulator/health-nothing-here"
+            instance = _provision_over_http(http, hook)
+            http.post(
+                "/_emulator/providers/dropbox/accounts/alice/operations", json={"op": "mkdir", "path": "/A"}
+            )
+            first = http.get("/_emulator/deliveries/wait", params={"attempts": 1, "timeout": 10}).json()
+            notification_id = first["deliveries"][0]["notificationId"]
+    finally:
+        _stop(process)
+    assert state_file.exists()
+    process, url = _serve("--state", str(state_file))
+    try:
+        with httpx.Client(base_url=url, trust_env=False) as http:
+            got = http.get(
+                f"/elements/api-v2/instances/{instance['id']}", headers=hub_auth(instance["token"])
+            )
+            assert got.status_code == 200
+            pending = http.get("/_emulator/deliveries", params={"status": "pending"}).json()
+            assert [n["notificationId"] for n in pending] == [notification_id]
+            http.post(
+                "/_emulator/providers/dropbox/accounts/alice/operations", json={"op": "mkdir", "path": "/B"}
+            )
+            everything = http.get("/_emulator/deliveries").json()
+            assert [n["notificationId"] for n in everything] == [notification_id, notification_id + 1]
+    finally:
+        _stop(process)
+
+
+def test_unreadable_state_file_is_an_error_at_start_and_left_alone(tmp_path: Path) -> None:
+    state_file = tmp_path / "broken.json"
+    state_file.write_text("{ this is not json")
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--state", str(state_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "broken.json" in result.stderr
+    assert state_file.read_text() == "{ this is not json"
+
+
+def test_watch_rebuilds_state_when_the_fixture_changes(tmp_path: Path) -> None:
+    fixture = tmp_path / "fixture.yaml"
+    shutil.copy(DEFAULT_FIXTURE, fixture)
+    shutil.copytree(DEFAULT_FIXTURE.parent / "content", tmp_path / "content")
+    process, url = _serve("--watch", "--fixtures", str(fixture))
+    try:
+        with httpx.Client(base_url=url, trust_env=False) as http:
+            assert http.get("/_emulator/health").json()["fixtureGeneration"] == 1
+            fixture.write_text(fixture.read_text().replace("seed: 42", "seed: 43"))
+            assert _wait_for_generation(http, 2) == 2
+            fixture.write_text("organizations: nope\n")
+            assert process.stdout is not None
+            report = []
+            while not any("is invalid: the previous state is kept" in line for line in report):
+                report.append(process.stdout.readline())  # the server logs the problems, then this
+                assert len(report) < 50, report
+            assert http.get("/_emulator/health").json()["fixtureGeneration"] == 2
+            assert http.get("/elements/api-v2/instances", headers=PLATFORM_AUTH).status_code == 200
+    finally:
+        _stop(process)
+
+
+def _wait_for_generation(http: httpx.Client, wanted: int) -> int:
+    """The watcher runs on real file events: poll health, bounded, until it has reloaded."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        generation: int = http.get("/_emulator/health").json()["fixtureGeneration"]
+        if generation >= wanted:
+            return generation
+        time.sleep(0.05)
+    return -1
