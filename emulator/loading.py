@@ -1022,7 +1022,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read_yaml(text: str, source: str) -> tuple[object, list[str]]:
+def read_yaml(text: str, source: str) -> tuple[object, list[str]]:
     """Parsed data and the problems the YAML layer alone can see (duplicate keys)."""
     loader = _FixtureLoader(text)
     try:
@@ -1059,7 +1059,7 @@ def load_fixture(path: str | Path) -> Fixture:
     except UnicodeDecodeError as exc:
         raise FixtureError([f"{source}: byte {exc.start}: the file is not UTF-8 text"]) from None
     with _gc_paused():
-        data, yaml_problems = _read_yaml(text, source)
+        data, yaml_problems = read_yaml(text, source)
         try:
             fixture = parse_fixture(data, source=source, base_dir=file.parent)
         except FixtureError as exc:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from emulator.api import Emulator, Instance
+    from emulator.api import ClockName, Emulator, Instance
     from emulator.sink import CallbackSink, SinkServer
 
 MARKER = (
@@ -45,7 +45,7 @@ class ServerOptions:
     """What tells one session emulator from another: tests with equal options share a server."""
 
     fixtures: str | None
-    clock: str
+    clock: ClockName
     in_process: bool
 
 
@@ -62,7 +62,8 @@ def _options(request: pytest.FixtureRequest) -> tuple[ServerOptions, str]:
     fixtures = given.get("fixtures") or request.config.getini("hub_emulator_fixtures") or None
     if fixtures is not None:
         fixtures = str(request.config.rootpath / Path(fixtures))
-    return ServerOptions(fixtures, clock, bool(given.get("in_process", False))), isolation
+    mode: ClockName = "real" if clock == "real" else "manual"
+    return ServerOptions(fixtures, mode, bool(given.get("in_process", False))), isolation
 
 
 class EmulatorPool:
@@ -76,8 +77,7 @@ class EmulatorPool:
         if found is None:
             from emulator.api import Emulator
 
-            clock = "real" if options.clock == "real" else "manual"
-            found = Emulator.start(options.fixtures, clock, in_process=options.in_process)
+            found = Emulator.start(options.fixtures, options.clock, in_process=options.in_process)
             self._running[options] = found
         return found
 

@@ -10,63 +10,318 @@ NFC, so a drawn `e` + U+0301 comes back as `é`.
     from emulator import strategies as dbx
 
     @given(dbx.paths())
-    def test_my_key_function(path):
-        assert my_key(path) == my_key(path.upper().lower())
+    def test_my_key_function_ignores_case(path):
+        assert my_key(path) == my_key(path.upper())
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import strategies as st
 
+from emulator.domain.errors import DomainError
 from emulator.domain.provider import paths as dropbox_paths
 
 # display path -> file content, or None for a folder; parents come before their children.
 FileTree = dict[str, bytes | None]
+# One body of `POST /_emulator/providers/dropbox/accounts/{account}/operations`.
 Operation = dict[str, Any]
 CALLBACK_TYPES = ("file", "folder", "deleted")
 WEBHOOK_BATCH = 20  # the platform sends at most 20 events per webhook notification
 
-# Letters that make case and Unicode spelling matter: case pairs, NFC/NFD forms, a ligature,
-# characters whose case mapping changes length, CJK, an emoji, and characters URLs escape.
+# Letters that make case and Unicode spelling matter: case pairs, NFC and NFD forms, a titlecase
+# digraph, letters whose case mapping changes length or depends on context, CJK, an emoji, and
+# characters that URLs and shells escape.
 _TRICKY = "aAzZéÉe\u0301ßİıǅΣσς日本語😀 .-_#%&+~'()[]"
-_PLAIN = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-", min_size=1)
-_EXTENSIONS = st.sampled_from(["", ".txt", ".TXT", ".pdf", ".tar.gz", ".md", "."])
+_PLAIN = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-"
+_EXTENSIONS = ("", ".txt", ".TXT", ".pdf", ".tar.gz", ".md")
+# A few names that meet often in operation sequences, so that operations hit each other.
+_MEETING_NAMES = ("a", "B", "é", "É", "e\u0301", "Docs", "notes.txt", "NOTES.TXT", "日本語.txt")
 
 
-def _legal(name: str) -> bool:
+def _legal_name(name: str) -> bool:
     try:
-        return dropbox_paths.normalize("/" + name) == "/" + dropbox_paths.normalize("/" + name)[1:]
-    except ValueError:
+        dropbox_paths.normalize("/" + name)
+    except DomainError:
         return False
+    return "/" not in name
 
 
 def names(*, min_size: int = 1, max_size: int = 24) -> st.SearchStrategy[str]:
     """Dropbox-legal file and folder names: plain ASCII, tricky letters, or any Unicode text.
 
-    Example: ``names().example()`` might be ``'Report Q1.pdf'``, ``'ǅe\\u0301.TXT'`` or ``'日本語'``.
+    Example: ``names()`` gives values such as ``'Report Q1.pdf'``, ``'ǅe\\u0301.TXT'``, ``'日本語'``.
     """
     size = {"min_size": min_size, "max_size": max_size}
     any_text = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters="/")
     stems = st.one_of(
-        st.text(_PLAIN.wrapped_strategy.alphabet if False else "abcXYZ019 ._-", **size),  # type: ignore[attr-defined]
-        st.text(st.sampled_from(_TRICKY), **size),
-        st.text(any_text, **size),
+        st.text(_PLAIN, **size), st.text(st.sampled_from(_TRICKY), **size), st.text(any_text, **size)
     )
-    return (
-        st.tuples(stems, _EXTENSIONS)
-        .map(lambda parts: parts[0] + parts[1] if len(parts[0] + parts[1]) <= max_size else parts[0])
-        .filter(_is_legal_name)
+    with_extension = st.tuples(stems, st.sampled_from(_EXTENSIONS)).map(
+        lambda parts: parts[0] + parts[1] if len(parts[0] + parts[1]) <= max_size else parts[0]
+    )
+    return with_extension.filter(_legal_name)
+
+
+def paths(
+    *, min_depth: int = 1, max_depth: int = 6, name: st.SearchStrategy[str] | None = None
+) -> st.SearchStrategy[str]:
+    """Dropbox-legal paths `/a/b/c`, `min_depth` to `max_depth` names deep (names from `name`).
+
+    Example: ``paths(min_depth=20, max_depth=40)`` for deep nesting, e.g. ``'/a/B/é/…/x.txt'``.
+    """
+    parts = st.lists(names(max_size=16) if name is None else name, min_size=min_depth, max_size=max_depth)
+    return parts.map(lambda found: "/" + "/".join(found))
+
+
+def _spellings(char: str) -> list[str]:
+    return sorted({c for c in (char, char.lower(), char.upper()) if len(c) == 1})
+
+
+def case_variants(path: str) -> st.SearchStrategy[str]:
+    """The same Dropbox path spelled otherwise: letters' case flipped, maybe in NFD.
+
+    Example: ``case_variants('/Docs/Café.txt')`` gives ``'/DOCS/cafe\\u0301.TXT'``, ``'/docs/Café.txt'``...
+    Each names the same entry: Dropbox compares paths without case and Unicode spelling.
+    """
+    target = dropbox_paths.key(path)
+    letters = st.tuples(*(st.sampled_from(_spellings(c)) for c in path)).map("".join)
+    spelled = st.tuples(letters, st.booleans()).map(
+        lambda v: unicodedata.normalize("NFD", v[0]) if v[1] else v[0]
+    )
+    return spelled.filter(lambda variant: dropbox_paths.key(variant) == target)
+
+
+# -- file trees ---------------------------------------------------------------------------------
+@st.composite
+def file_trees(
+    draw: st.DrawFn,
+    *,
+    max_entries: int = 16,
+    max_depth: int = 4,
+    contents: st.SearchStrategy[bytes] | None = None,
+) -> FileTree:
+    """A consistent tree: `{display path: content bytes, or None for a folder}`, parents first.
+
+    No two siblings differ only by case or Unicode spelling; paths are in NFC, as the store gives
+    them back. Example: ``{'/Docs': None, '/Docs/a.txt': b'hi', '/日本語.txt': b''}``.
+    Load one into an account with `tree_operations(tree)`.
+    """
+    content = st.binary(max_size=64) if contents is None else contents
+    specs = draw(
+        st.lists(
+            st.tuples(
+                st.lists(names(max_size=16), min_size=1, max_size=max_depth),
+                st.one_of(st.none(), content),
+            ),
+            max_size=max_entries,
+        )
+    )
+    tree: FileTree = {}
+    for components, data in specs:
+        _insert(tree, components, data)
+    return tree
+
+
+def _insert(tree: FileTree, components: list[str], data: bytes | None) -> None:
+    """Adds the entry and its missing parents; skips it when something is in the way."""
+    by_key = {dropbox_paths.key(p): p for p in tree}
+    display = ""
+    for depth, name in enumerate(components):
+        candidate = dropbox_paths.normalize(f"{display}/{name}")
+        existing = by_key.get(dropbox_paths.key(candidate))
+        last = depth == len(components) - 1
+        if existing is not None and (last or tree[existing] is not None):
+            return  # already there, or a file where a folder should be
+        if existing is None:
+            tree[candidate] = data if last else None
+            by_key[dropbox_paths.key(candidate)] = candidate
+        display = existing or candidate
+
+
+def tree_operations(tree: Mapping[str, bytes | None]) -> list[Operation]:
+    """The operations that build `tree` in an empty account: `mkdir` and `upload`, parents first.
+
+    Example: ``for op in tree_operations(tree): emu.dropbox("alice").operate(op)``.
+    """
+    return [
+        {"op": "mkdir", "path": path} if data is None else _upload(path, data) for path, data in tree.items()
+    ]
+
+
+def _upload(path: str, data: bytes) -> Operation:
+    return {"op": "upload", "path": path, "base64": base64.b64encode(data).decode()}
+
+
+# -- operation sequences ------------------------------------------------------------------------
+class _Model:
+    """The tree the operations so far should have made, to aim later ones at what exists.
+
+    Only a guide for drawing: an operation the store refuses changes nothing, here as there.
+    """
+
+    def __init__(self, start: Mapping[str, bytes | None]) -> None:
+        self.nodes: dict[str, tuple[str, bytes | None]] = {}
+        for path, data in start.items():
+            display = dropbox_paths.normalize(path)
+            self.nodes[dropbox_paths.key(display)] = (display, data)
+
+    def displays(self, *, folders_only: bool = False) -> list[str]:
+        return sorted(d for d, data in self.nodes.values() if not folders_only or data is None)
+
+    def apply(self, op: Operation) -> None:
+        try:
+            path = dropbox_paths.normalize(op["path"])
+        except DomainError:
+            return
+        kind = op["op"]
+        if kind in ("upload", "mkdir"):
+            data = base64.b64decode(op["base64"]) if kind == "upload" else None
+            self._write(path, data)
+        elif kind == "delete":
+            self._take(path)
+        else:
+            self._relocate(path, dropbox_paths.normalize(op["to"]), keep=kind == "copy")
+
+    def _parents_free(self, path: str) -> bool:
+        folder = dropbox_paths.parent(path)
+        while folder:
+            found = self.nodes.get(dropbox_paths.key(folder))
+            if found is not None and found[1] is not None:
+                return False
+            folder = dropbox_paths.parent(folder)
+        return True
+
+    def _write(self, path: str, data: bytes | None) -> None:
+        found = self.nodes.get(dropbox_paths.key(path))
+        if not self._parents_free(path) or (found is not None and (data is None or found[1] is None)):
+            return
+        parts = dropbox_paths.components(path)
+        for depth in range(1, len(parts)):
+            folder = "/" + "/".join(parts[:depth])
+            self.nodes.setdefault(dropbox_paths.key(folder), (folder, None))
+        self.nodes[dropbox_paths.key(path)] = (found[0] if found else path, data)
+
+    def _take(self, path: str) -> dict[str, tuple[str, bytes | None]]:
+        top = dropbox_paths.key(path)
+        taken = {k: v for k, v in self.nodes.items() if dropbox_paths.is_within(k, top)}
+        for k in taken:
+            del self.nodes[k]
+        return taken
+
+    def _relocate(self, src: str, dst: str, *, keep: bool) -> None:
+        src_key, dst_key = dropbox_paths.key(src), dropbox_paths.key(dst)
+        if src_key not in self.nodes or dst_key in self.nodes or dropbox_paths.is_within(dst_key, src_key):
+            return
+        if not self._parents_free(dst):
+            return
+        top = self.nodes[src_key][0]
+        moved = sorted(self._take(src).values(), key=lambda node: node[0])  # parents first
+        if keep:
+            self.nodes.update({dropbox_paths.key(display): (display, data) for display, data in moved})
+        for display, data in moved:
+            self._write(dst + display[len(top) :], data)
+
+
+def _operation(model: _Model, content: st.SearchStrategy[bytes]) -> st.SearchStrategy[Operation]:
+    fresh_name = st.one_of(st.sampled_from(_MEETING_NAMES), names(max_size=12))
+    fresh = paths(max_depth=3, name=fresh_name)
+    existing, folders = model.displays(), model.displays(folders_only=True)
+    if folders:
+        inside = st.tuples(st.sampled_from(folders), fresh_name).map(lambda v: f"{v[0]}/{v[1]}")
+        fresh = st.one_of(fresh, inside)
+    known = st.sampled_from(existing).flatmap(case_variants) if existing else fresh
+    anywhere = st.one_of(known, fresh)
+    flag = st.booleans()
+    return st.one_of(
+        st.builds(lambda p, d: _upload(p, d), anywhere, content),
+        st.builds(lambda p, a: {"op": "mkdir", "path": p, "autorename": a}, fresh, flag),
+        st.builds(lambda p: {"op": "delete", "path": p}, anywhere),
+        *(
+            st.builds(
+                lambda p, t, a, k=kind: {"op": k, "path": p, "to": t, "autorename": a}, known, fresh, flag
+            )
+            for kind in ("move", "copy")
+        ),
     )
 
 
-def _is_legal_name(name: str) -> bool:
-    try:
-        dropbox_paths.normalize("/" + name)
-    except ValueError:
-        return False
-    return name not in (".", "..") and "/" not in name
+@st.composite
+def operations(
+    draw: st.DrawFn,
+    *,
+    min_size: int = 1,
+    max_size: int = 12,
+    start: Mapping[str, bytes | None] | None = None,
+    contents: st.SearchStrategy[bytes] | None = None,
+) -> list[Operation]:
+    """Sequences of changes made "at Dropbox": upload, mkdir, delete, move, copy.
+
+    Each is a body for `DropboxAccount.operate` (`POST .../accounts/{account}/operations`).
+    Operations mostly aim at what earlier ones made (or at `start`, a tree already in the
+    account), in other spellings too; some clash, and the store refuses those with a 4xx and
+    changes nothing. Example: ``[{'op': 'upload', 'path': '/Docs/a.txt', 'base64': 'aGk='},
+    {'op': 'move', 'path': '/DOCS', 'to': '/Archive', 'autorename': False}]``.
+    """
+    model = _Model(start or {})
+    content = st.binary(max_size=64) if contents is None else contents
+    drawn: list[Operation] = []
+    for _ in range(draw(st.integers(min_size, max_size))):
+        op = draw(_operation(model, content))
+        model.apply(op)
+        drawn.append(op)
+    return drawn
+
+
+# -- callbacks ------------------------------------------------------------------------------------
+@st.composite
+def callback_events(draw: st.DrawFn, *, path: st.SearchStrategy[str] | None = None) -> dict[str, Any]:
+    """One item of a callback's `response.events`, in the guide's shape.
+
+    Example: ``{'path': '/docs/a.txt', 'metadata': {'path': '/Docs/a.txt', 'name': 'a.txt',
+    'type': 'file'}}``; `type` is file, folder or deleted, `path` the lower-cased `metadata.path`.
+    """
+    display = dropbox_paths.normalize(draw(paths(max_depth=4) if path is None else path))
+    kind = draw(st.sampled_from(CALLBACK_TYPES))
+    return {
+        "path": dropbox_paths.key(display),
+        "metadata": {"path": display, "name": dropbox_paths.name(display), "type": kind},
+    }
+
+
+def callback_payloads(*, max_events: int = WEBHOOK_BATCH) -> st.SearchStrategy[dict[str, Any]]:
+    """A webhook or async-job callback body, parsed: the guide's keys, in the guide's order.
+
+    Example: ``{'eventId': 1088, 'instanceId': 31, 'response': {'events': [...]},
+    'notificationId': 1047}``, with 1 to `max_events` events.
+    """
+    ids = st.integers(min_value=1, max_value=2**31 - 1)
+    events = st.lists(callback_events(), min_size=1, max_size=max_events)
+    return st.builds(
+        lambda event_id, instance_id, found, notification_id: {
+            "eventId": event_id,
+            "instanceId": instance_id,
+            "response": {"events": found},
+            "notificationId": notification_id,
+        },
+        ids,
+        ids,
+        events,
+        ids,
+    )
+
+
+def callback_bodies(*, max_events: int = WEBHOOK_BATCH) -> st.SearchStrategy[bytes]:
+    """Callback bodies as the platform sends them: compact UTF-8 JSON of `callback_payloads()`.
+
+    Example: ``b'{"eventId":1088,"instanceId":31,"response":{"events":[...]},"notificationId":1047}'``;
+    sign one with HMAC-SHA256 to test a signature check.
+    """
+    return callback_payloads(max_events=max_events).map(
+        lambda body: json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    )

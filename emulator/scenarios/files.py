@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.dialects import DIALECTS
-from emulator.loading import FixtureError, _read_yaml
+from emulator.loading import FixtureError, read_yaml
 from emulator.scenarios.model import DEFAULT_CREDENTIALS, Scenario, ScenarioError, ScenarioNotFound, Step
 from emulator.scenarios.templates import BUILTIN_NAMES, IDENTIFIER, is_template, template_roots
 from emulator.scenarios.vocabulary import ACTIONS, STEP_KEYS, TOP_KEYS, Kind
@@ -279,7 +279,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except UnicodeDecodeError as exc:
         raise ScenarioError([f"{source}: byte {exc.start}: the file is not UTF-8 text"]) from None
     try:
-        data, yaml_problems = _read_yaml(text, source)
+        data, yaml_problems = read_yaml(text, source)
     except FixtureError as exc:  # the YAML layer's own problems: same reader as fixtures
         raise ScenarioError(exc.problems) from None
     try:
