@@ -9,7 +9,7 @@ from emulator.domain.clock import ClockMode
 from emulator.domain.platform.tenants import User
 from emulator.domain.provider.accounts import AccountSeed
 from emulator.domain.provider.oauth import OAuthApp
-from emulator.domain.state import InstanceSeed, Limits, OrganizationSeed, StateSeed
+from emulator.domain.state import InstanceSeed, OrganizationSeed, StateSeed
 from emulator.loading import Fixture, load_fixture
 from emulator.runtime import Runtime, RuntimeOptions
 
@@ -29,7 +29,7 @@ def state_seed(fixture: Fixture) -> StateSeed:
         seed=fixture.seed,
         clock_start=fixture.clock_start,
         id_starts=dict(fixture.id_starts),
-        limits=Limits(fixture.limits.max_upload_bytes, fixture.limits.max_body_bytes),
+        limits=fixture.limits,
         organizations=tuple(
             OrganizationSeed(
                 id=org.id,

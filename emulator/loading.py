@@ -30,6 +30,7 @@ from yaml.nodes import MappingNode, ScalarNode
 from emulator.dialects import DEFAULT_DIALECT, DIALECTS
 from emulator.domain.platform.catalog import Connector
 from emulator.domain.provider import paths
+from emulator.domain.state import Limits
 
 FailurePolicy = Literal["retry", "queue"]
 Consent = Literal["page", "auto"]
@@ -46,12 +47,6 @@ FILE_SOURCES: Final = ("content", "base64", "file", "size")
 
 
 # ----------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_upload_bytes: int = 150 * 1024 * 1024
-    max_body_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,6 @@ folder-create webhook, the async folder copy, and 1,000 changes delivered once e
 
 from __future__ import annotations
 
-import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,8 +11,9 @@ import httpx
 import pytest
 
 from emulator.domain.provider.content import content_hash
-from tests.conftest import API_KEY, API_SECRET, APP_CALLBACK, DEFAULT_FIXTURE, PLATFORM_AUTH, ROOT
+from tests.conftest import API_KEY, API_SECRET, APP_CALLBACK, DEFAULT_FIXTURE, PLATFORM_AUTH
 from tests.receiver import Receiver, running_receiver
+from tests.serving import serving
 
 GUIDE_FOLDER = {
     "path": "/testfoldercreate",
@@ -32,33 +29,8 @@ HUB = "/your_moms/api-v2/hubs/documents"
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "serve",
-            "--port",
-            "0",
-            "--clock",
-            "manual",
-            "--fixtures",
-            str(DEFAULT_FIXTURE),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    match = re.search(r"ready on (http://\S+)", process.stdout.readline())
-    assert match
-    yield match.group(1)
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(timeout=15) == 0
-    finally:
-        process.stdout.close()
+    with serving("--clock", "manual", "--fixtures", str(DEFAULT_FIXTURE)) as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,10 +32,10 @@ from emulator.scenarios import (
 from emulator.server import ServerThread
 from emulator.web.app import create_app
 from tests.conftest import DEFAULT_FIXTURE, ROOT
+from tests.serving import serving
 
 SHIPPED = ROOT / "scenarios"
 NAMES = [found.name for found in list_scenarios(SHIPPED)]
-READY = re.compile(r"hub-emulator ready on (http://\S+)")
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +48,8 @@ def server() -> Iterator[ServerThread]:
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
     """`hub-emulator serve --port 0` as users run it: a real clock, in a process of its own."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--fixtures", str(DEFAULT_FIXTURE)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    match = READY.search(process.stdout.readline())
-    assert match, "no ready line"
-    yield match.group(1)
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(timeout=15) == 0
-    finally:
-        process.stdout.close()
+    with serving("--fixtures", str(DEFAULT_FIXTURE)) as server:
+        yield server.url
 
 
 def run(path: Path | str, url: str) -> ScenarioReport:

@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, API_SECRET, APP_CALLBACK, DEFAULT_FIXTURE, PLATFORM_AUTH, ROOT
+from tests.conftest import API_KEY, API_SECRET, APP_CALLBACK, DEFAULT_FIXTURE, PLATFORM_AUTH
+from tests.serving import serving
 
 READY = re.compile(r"hub-emulator ready on (http://\S+)")
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--fixtures", str(DEFAULT_FIXTURE)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()  # blocks until the ready line: no sleeps
-    match = READY.search(line)
-    assert match, f"no ready line, got {line!r}"
-    yield match.group(1)
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(timeout=15) == 0
-    finally:
-        process.stdout.close()
+    with serving("--fixtures", str(DEFAULT_FIXTURE)) as server:
+        yield server.url
 
 
 def test_health_answers_ok(served: str) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,10 @@ import httpx
 from starlette.testclient import TestClient
 
 from tests.conftest import DEFAULT_FIXTURE, PLATFORM_AUTH, ROOT, RecordingSender, hub_auth, provision
+from tests.serving import Served, serving
 
 HOOK = "http://receiver.test/hook"
+ALICE_OPERATIONS = "/_emulator/providers/dropbox/accounts/alice/operations"
 EVENTS = {"event.notification.enabled": "true", "event.notification.callback.url": HOOK}
 
 
@@ -133,28 +135,10 @@ def test_trigger_refuses_bad_bodies_and_unknown_instances(events_client: TestCli
         )
 
 
-def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--clock", "manual", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"ready on (http://\S+)", line)
-    assert match, line
-    return process, match.group(1)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(timeout=15) == 0
-    finally:
-        assert process.stdout is not None
-        process.stdout.close()
+@contextmanager
+def served_client(*args: str) -> Iterator[tuple[Served, httpx.Client]]:
+    with serving(*args) as server, httpx.Client(base_url=server.url, trust_env=False) as http:
+        yield server, http
 
 
 def _provision_over_http(http: httpx.Client, hook: str) -> dict[str, Any]:
@@ -182,36 +166,21 @@ def _provision_over_http(http: httpx.Client, hook: str) -> dict[str, Any]:
 
 def test_state_file_survives_a_restart_with_next_ids_and_nothing_resent(tmp_path: Path) -> None:
     state_file = tmp_path / "emulator.state.json"
-    process, url = _serve("--state", str(state_file))
-    try:
-        with httpx.Client(base_url=url, trust_env=False) as http:
-            # Callbacks to a path that answers 404: they fail and stay pending across the restart.
-            hook = f"{url}/_emulator/health-nothing-here"
-            instance = _provision_over_http(http, hook)
-            http.post(
-                "/_emulator/providers/dropbox/accounts/alice/operations", json={"op": "mkdir", "path": "/A"}
-            )
-            first = http.get("/_emulator/deliveries/wait", params={"attempts": 1, "timeout": 10}).json()
-            notification_id = first["deliveries"][0]["notificationId"]
-    finally:
-        _stop(process)
+    with served_client("--clock", "manual", "--state", str(state_file)) as (server, http):
+        # Callbacks to a path that answers 404: they fail and stay pending across the restart.
+        instance = _provision_over_http(http, f"{server.url}/_emulator/health-nothing-here")
+        http.post(ALICE_OPERATIONS, json={"op": "mkdir", "path": "/A"})
+        first = http.get("/_emulator/deliveries/wait", params={"attempts": 1, "timeout": 10}).json()
+        notification_id = first["deliveries"][0]["notificationId"]
     assert state_file.exists()
-    process, url = _serve("--state", str(state_file))
-    try:
-        with httpx.Client(base_url=url, trust_env=False) as http:
-            got = http.get(
-                f"/elements/api-v2/instances/{instance['id']}", headers=hub_auth(instance["token"])
-            )
-            assert got.status_code == 200
-            pending = http.get("/_emulator/deliveries", params={"status": "pending"}).json()
-            assert [n["notificationId"] for n in pending] == [notification_id]
-            http.post(
-                "/_emulator/providers/dropbox/accounts/alice/operations", json={"op": "mkdir", "path": "/B"}
-            )
-            everything = http.get("/_emulator/deliveries").json()
-            assert [n["notificationId"] for n in everything] == [notification_id, notification_id + 1]
-    finally:
-        _stop(process)
+    with served_client("--clock", "manual", "--state", str(state_file)) as (server, http):
+        got = http.get(f"/elements/api-v2/instances/{instance['id']}", headers=hub_auth(instance["token"]))
+        assert got.status_code == 200
+        pending = http.get("/_emulator/deliveries", params={"status": "pending"}).json()
+        assert [n["notificationId"] for n in pending] == [notification_id]
+        http.post(ALICE_OPERATIONS, json={"op": "mkdir", "path": "/B"})
+        everything = http.get("/_emulator/deliveries").json()
+        assert [n["notificationId"] for n in everything] == [notification_id, notification_id + 1]
 
 
 def test_unreadable_state_file_is_an_error_at_start_and_left_alone(tmp_path: Path) -> None:
@@ -233,22 +202,17 @@ def test_watch_rebuilds_state_when_the_fixture_changes(tmp_path: Path) -> None:
     fixture = tmp_path / "fixture.yaml"
     shutil.copy(DEFAULT_FIXTURE, fixture)
     shutil.copytree(DEFAULT_FIXTURE.parent / "content", tmp_path / "content")
-    process, url = _serve("--watch", "--fixtures", str(fixture))
-    try:
-        with httpx.Client(base_url=url, trust_env=False) as http:
-            assert http.get("/_emulator/health").json()["fixtureGeneration"] == 1
-            fixture.write_text(fixture.read_text().replace("seed: 42", "seed: 43"))
-            assert _wait_for_generation(http, 2) == 2
-            fixture.write_text("organizations: nope\n")
-            assert process.stdout is not None
-            report = []
-            while not any("is invalid: the previous state is kept" in line for line in report):
-                report.append(process.stdout.readline())  # the server logs the problems, then this
-                assert len(report) < 50, report
-            assert http.get("/_emulator/health").json()["fixtureGeneration"] == 2
-            assert http.get("/elements/api-v2/instances", headers=PLATFORM_AUTH).status_code == 200
-    finally:
-        _stop(process)
+    with served_client("--watch", "--fixtures", str(fixture)) as (server, http):
+        assert http.get("/_emulator/health").json()["fixtureGeneration"] == 1
+        fixture.write_text(fixture.read_text().replace("seed: 42", "seed: 43"))
+        assert _wait_for_generation(http, 2) == 2
+        fixture.write_text("organizations: nope\n")
+        report: list[str] = []
+        while not any("is invalid: the previous state is kept" in line for line in report):
+            report.append(server.read_line())  # the server logs the problems, then this
+            assert len(report) < 50, report
+        assert http.get("/_emulator/health").json()["fixtureGeneration"] == 2
+        assert http.get("/elements/api-v2/instances", headers=PLATFORM_AUTH).status_code == 200
 
 
 def _wait_for_generation(http: httpx.Client, wanted: int) -> int:

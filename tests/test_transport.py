@@ -156,7 +156,8 @@ def test_refused_and_hanging_destinations_do_not_hold_back_a_healthy_one(
     healthy = receiver.url("/healthy")
 
     async def scenario(clock: Clock, engine: DeliveryEngine) -> None:
-        transport = Transport(engine, timeout=WAIT)
+        # Longer than any wait below, so the hanging attempt is surely still in flight at the check.
+        transport = Transport(engine, timeout=3 * WAIT)
         await transport.start()
         engine.submit(note(1, hanging))
         engine.submit(note(2, refused))

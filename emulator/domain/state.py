@@ -113,8 +113,9 @@ class EmulatorState:
             listener()
         self._build()
 
-    def _new_tenant(self, tenant_id: str) -> Tenant:
-        provider = DropboxProvider.from_seeds(
+    def _fresh_provider(self) -> DropboxProvider:
+        """A new copy of the fixture's Dropbox accounts."""
+        return DropboxProvider.from_seeds(
             self.clock,
             self.ids,
             self.seed.accounts,
@@ -122,7 +123,9 @@ class EmulatorState:
             consent=self.seed.consent,
             max_upload_bytes=self.seed.limits.max_upload_bytes,
         )
-        tenant = Tenant(tenant_id, provider)
+
+    def _new_tenant(self, tenant_id: str) -> Tenant:
+        tenant = Tenant(tenant_id, self._fresh_provider())
         self.tenants[tenant_id] = tenant
         self._watch(tenant)
         return tenant
@@ -209,14 +212,7 @@ class EmulatorState:
         if tenant_id == DEFAULT_TENANT:
             self.reset()
             return self.tenants[DEFAULT_TENANT]
-        fresh = DropboxProvider.from_seeds(
-            self.clock,
-            self.ids,
-            self.seed.accounts,
-            apps=self.seed.apps,
-            consent=self.seed.consent,
-            max_upload_bytes=self.seed.limits.max_upload_bytes,
-        )
+        fresh = self._fresh_provider()
         tenant.provider = fresh
         self._watch(tenant)
         return tenant
