@@ -14,6 +14,7 @@ deliveries).
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
@@ -41,6 +42,7 @@ GUIDE_API_SECRET = "fake_Dropbox_api_secret"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/oauth/callback"
 # `.invalid` never resolves (RFC 2606): in-process requests carry this origin and reach no socket.
 IN_PROCESS_ORIGIN = "http://hub-emulator.invalid"
+REQUEST_TIMEOUT = 30.0  # seconds, for one control-plane or API call
 WAIT_SLACK = 10.0  # seconds a long-poll request may take beyond the wait it asks for
 
 
@@ -131,7 +133,8 @@ class _Shared:
 
     def __init__(self, backend: _Backend, secrets: Secrets) -> None:
         self.backend = backend
-        self.http = backend.client(follow_redirects=False)
+        # Generous: a loaded CI machine is slow, and a long wait has its own timeout anyway.
+        self.http = backend.client(follow_redirects=False, timeout=REQUEST_TIMEOUT)
         self.secrets = secrets
         self.closed = False
 
@@ -167,12 +170,15 @@ class Emulator:
         port: int = 0,
         options: RuntimeOptions | None = None,
         timeout: float = 30.0,
+        dropbox_api: bool = False,
     ) -> Emulator:
         """Start an emulator on `fixtures` (default: the default fixture), ready when this returns.
 
         By default a uvicorn server in a background thread on a free port of `host`. With
         `in_process=True`, no socket at all: this object's requests go straight into the app
         (an ASGI transport) on a loop thread; callbacks still go out over real HTTP.
+        `dropbox_api=True` also serves the Dropbox API v2 surface over HTTPS on a free port
+        (`dropbox_api_host`, `dropbox_ca_file`), for the official Dropbox SDK (not in-process).
         """
         from emulator.assemble import default_fixture_path, state_seed
         from emulator.loading import load_fixture
@@ -182,13 +188,15 @@ class Emulator:
         settings = replace(options or RuntimeOptions(), clock_mode=clock)
         seed = state_seed(load_fixture(path))
         backend: _Backend
+        if in_process and dropbox_api:
+            raise ValueError("the Dropbox API surface needs a socket: it cannot run in-process")
         if in_process:
             sender = _LoopbackSender(IN_PROCESS_ORIGIN)
             runtime = Runtime(seed, source=str(path), options=settings, sender=sender)
             backend = _InProcessBackend(runtime, sender, timeout)
         else:
             runtime = Runtime(seed, source=str(path), options=settings)
-            backend = _ServerBackend(runtime, host, port, timeout)
+            backend = _ServerBackend(runtime, host, port, timeout, dropbox_api)
         secrets = _fixture_secrets(runtime)
         return cls(_Shared(backend, secrets), DEFAULT_TENANT, secrets)
 
@@ -209,6 +217,18 @@ class Emulator:
     def url(self) -> str:
         """The origin, e.g. `http://127.0.0.1:54321` (in-process: `http://hub-emulator.invalid`)."""
         return self._shared.backend.url
+
+    @property
+    def dropbox_api_host(self) -> str | None:
+        """`host:port` of the Dropbox API surface (for DROPBOX_API_HOST and friends), if it is on."""
+        backend = self._shared.backend
+        return backend.thread.dropbox_api_host if isinstance(backend, _ServerBackend) else None
+
+    @property
+    def dropbox_ca_file(self) -> str | None:
+        """The CA file that signed the Dropbox API surface's certificate (the SDK's `ca_certs`)."""
+        backend = self._shared.backend
+        return backend.thread.dropbox_ca_file if isinstance(backend, _ServerBackend) else None
 
     def base_url(self, dialect: str = "elements") -> str:
         """The API's base URL in a dialect: `.../elements/api-v2` or `.../your_moms/api-v2`."""
@@ -459,8 +479,6 @@ class DropboxAccount:
         modified: str | None = None,
     ) -> dict[str, Any]:
         """Write a file (text is UTF-8); missing parent folders are created, as Dropbox does."""
-        import base64
-
         raw = data.encode("utf-8") if isinstance(data, str) else data
         operation: dict[str, Any] = {"op": "upload", "path": path, "base64": base64.b64encode(raw).decode()}
         operation.update(mode=mode, autorename=autorename)
@@ -544,10 +562,11 @@ def _fixture_secrets(runtime: Runtime) -> Secrets:
 class _ServerBackend:
     """uvicorn in a background thread on a real socket (emulator.server.ServerThread)."""
 
-    def __init__(self, runtime: Runtime, host: str, port: int, timeout: float) -> None:
+    def __init__(self, runtime: Runtime, host: str, port: int, timeout: float, dropbox_api: bool) -> None:
         from emulator.server import ServerThread
 
-        self.thread = ServerThread(runtime, host, port).start(timeout)
+        self.thread = ServerThread(runtime, host, port, dropbox_api_port=0 if dropbox_api else None)
+        self.thread.start(timeout)
         self.url = self.thread.url
 
     def client(self, **options: Any) -> httpx.Client:

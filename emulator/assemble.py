@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from emulator.domain.clock import ClockMode
@@ -21,6 +20,8 @@ def default_fixture_path() -> Path:
     local = Path("fixtures") / DEFAULT_FIXTURE
     if local.is_file():
         return local
+    from importlib import resources  # only here: importing it costs `serve` a few ms of start-up
+
     return Path(str(resources.files("emulator.fixtures").joinpath(DEFAULT_FIXTURE)))
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from emulator import __version__, cli_client
+from emulator.bench import command as bench_command
 from emulator.domain.clock import CLOCK_MODES
 
 
@@ -18,6 +20,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the emulated API on a fixture")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--control-token",
+        default=None,
+        metavar="TOKEN",
+        help="require this token on /_emulator/... (default: $HUB_EMULATOR_CONTROL_TOKEN); "
+        "required when --host is not a loopback address",
+    )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     serve.add_argument("--fixtures", default=None, help="fixture YAML (default: fixtures/default.yaml)")
     serve.add_argument("--clock", choices=CLOCK_MODES, default="real", help="real (default) or manual time")
@@ -51,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the report as JSON")
 
     cli_client.add_commands(commands)
+    bench_command.add_command(commands)
     return parser
 
 
@@ -62,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "scenario":
         return _scenario(args)
+    if args.command == "bench":
+        return bench_command.run(args)
     if args.command in cli_client.COMMANDS:
         return cli_client.run(args)
     return 2
@@ -88,11 +100,20 @@ def _serve(args: argparse.Namespace) -> int:
     from emulator.runtime import RuntimeOptions, StateFileError
     from emulator.server import serve_forever
     from emulator.watching import watch_fixture
+    from emulator.web.control_guard import TOKEN_ENV, control_token_problem
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    token = args.control_token or os.environ.get(TOKEN_ENV) or None
+    refusal = control_token_problem(args.host, token)
+    if refusal is not None:
+        print(f"hub-emulator: {refusal}", file=sys.stderr)
+        return 2
     fixture_path = Path(args.fixtures or default_fixture_path())
     options = RuntimeOptions(
-        clock_mode=args.clock, standard_webhooks=args.standard_webhooks, job_duration=args.job_seconds
+        clock_mode=args.clock,
+        standard_webhooks=args.standard_webhooks,
+        job_duration=args.job_seconds,
+        control_token=token,
     )
     try:
         runtime = load_runtime(fixture_path, options=options)

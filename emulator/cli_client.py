@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 COMMANDS = ("trigger", "state")
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -34,6 +35,9 @@ def add_commands(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `hub-emulator serve` builds this parser too, and httpx costs it start-up time.
+    import httpx
+
     try:
         with httpx.Client(base_url=args.url, timeout=60.0, trust_env=False) as http:
             if args.command == "trigger":

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from emulator.domain.clock import ClockMode
 from emulator.domain.delivery import Attempt, DeliveryEngine
 from emulator.domain.errors import InvalidInput
-from emulator.domain.platform.events import EventService
+from emulator.domain.platform.events import EventService, standard_webhooks_headers
 from emulator.domain.provider.tokens import DropboxTokens
 from emulator.domain.snapshot import export_state, import_state
 from emulator.domain.state import EmulatorState, StateSeed
@@ -129,6 +130,7 @@ class RuntimeOptions:
     delivery_timeout: float = 10.0  # wall seconds one delivery attempt may take
     standard_webhooks: bool = False  # also send webhook-id/-timestamp/-signature headers
     job_duration: float = 0.0  # emulator seconds an async job takes
+    control_token: str | None = None  # when set, /_emulator/... requires it (emulator/web/control_guard.py)
 
 
 class Runtime:
@@ -147,10 +149,12 @@ class Runtime:
         self.options = options or RuntimeOptions(clock_mode=clock_mode)
         self.state = EmulatorState(seed, self.options.clock_mode)
         self.engine = DeliveryEngine(self.state.clock)
-        self.events = EventService(self.state, self.engine, standard_webhooks=self.options.standard_webhooks)
+        self.events = EventService(self.state, self.engine)
         self.waiters = DeliveryWaiters()
         self.engine.listeners.append(self.waiters.poke)
         self.transport = Transport(self.engine, timeout=self.options.delivery_timeout, sender=sender)
+        if self.options.standard_webhooks:
+            self.transport.header_signer = self._standard_webhooks_headers
         self.clock_driver = ClockDriver(self)
         # The Dropbox API surface (`serve --dropbox-api-port`): its bearer tokens, where it listens once up.
         self.dropbox_tokens = DropboxTokens(lambda: {t.id: t.provider for t in self.state.tenants.values()})
@@ -193,6 +197,15 @@ class Runtime:
 
     def reset(self) -> None:
         self.state.reset()
+
+    def _standard_webhooks_headers(self, attempt: Attempt) -> dict[str, str]:
+        """Signed with the instance's signature key, stamped with the wall time of the attempt."""
+        notification = self.engine.notification(attempt.notification_id)
+        instance = self.state.instances.get(notification.instance_id or -1)
+        key = instance.signature_key if instance is not None else None
+        if key is None:
+            return {}
+        return standard_webhooks_headers(key, notification.id, int(time.time()), notification.body)
 
     # -- saved state -------------------------------------------------------------------------
     def export_state(self) -> dict[str, Any]:

@@ -14,16 +14,20 @@ import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
 
 from emulator.dialects import DIALECTS
 from emulator.runtime import DropboxApiInfo, Runtime
-from emulator.tls import LocalTLS, client_host
 from emulator.web.app import create_app
-from emulator.web.dropbox_api.app import create_dropbox_app, longpolls_of
+from emulator.web.stream_routes import end_streams
+
+if TYPE_CHECKING:
+    # Imported only with a Dropbox API port (the HTTPS surface, trustme and cryptography): they
+    # cost `serve` tens of ms of start-up otherwise.
+    from emulator.tls import LocalTLS
 
 
 def fast_loop_settings() -> dict[str, str]:
@@ -57,6 +61,11 @@ class EmulatorServer(uvicorn.Server):
         if self.on_ready is not None:
             self.on_ready(self)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # The console's live streams never end by themselves, and uvicorn waits for open responses.
+        end_streams(self.config.app)
+        await super().shutdown(sockets)
+
 
 def make_config(
     runtime: Runtime, host: str, port: int, log_level: str = "warning", **extra: Any
@@ -84,6 +93,8 @@ class DropboxApiServer(EmulatorServer):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # A longpoll may wait 480 s: answer them all now. And an idle TLS keep-alive connection
         # closes only once its client answers the close, which some never do: drop what is left.
+        from emulator.web.dropbox_api.app import longpolls_of
+
         longpolls_of(self.app).stop()
         self.force_exit = True
         await super().shutdown(sockets)
@@ -131,7 +142,11 @@ class Servers:
         self.tls: LocalTLS | None = None
         self.dropbox: EmulatorServer | None = None
         if dropbox_api_port is not None:
+            from emulator.tls import LocalTLS
+
             self.tls = LocalTLS.create(host)
+            from emulator.web.dropbox_api.app import create_dropbox_app
+
             app = create_dropbox_app(runtime)
             config = make_dropbox_config(app, host, dropbox_api_port, self.tls, log_level)
             self.dropbox = DropboxApiServer(config, app, on_ready=self._started)
@@ -144,6 +159,8 @@ class Servers:
         if not all(server.ready.is_set() for server in self.all):
             return
         if self.dropbox is not None and self.tls is not None:
+            from emulator.tls import client_host
+
             where = client_host(self.host, self.dropbox.port or 0)
             self.runtime.dropbox_api = DropboxApiInfo(where, where, where, str(self.tls.ca_file))
         self.ready.set()

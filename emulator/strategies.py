@@ -79,8 +79,20 @@ def paths(
     return parts.map(lambda found: "/" + "/".join(found))
 
 
-def _spellings(char: str) -> list[str]:
-    return sorted({c for c in (char, char.lower(), char.upper()) if len(c) == 1})
+def _vary(path: str, flips: int, nfd: bool) -> str:
+    """`path` with the case of the letters at the set bits of `flips` changed, maybe in NFD.
+
+    If that would make it another Dropbox path (`ß` -> `SS`, a final sigma), it stays as it was.
+    """
+    varied = "".join(_other_case(c) if flips >> (i % 64) & 1 else c for i, c in enumerate(path))
+    if dropbox_paths.key(varied) != dropbox_paths.key(path):
+        varied = path
+    return unicodedata.normalize("NFD", varied) if nfd else varied
+
+
+def _other_case(char: str) -> str:
+    swapped = char.swapcase()
+    return swapped if len(swapped) == 1 else char
 
 
 def case_variants(path: str) -> st.SearchStrategy[str]:
@@ -89,39 +101,37 @@ def case_variants(path: str) -> st.SearchStrategy[str]:
     Example: ``case_variants('/Docs/Café.txt')`` gives ``'/DOCS/cafe\\u0301.TXT'``, ``'/docs/Café.txt'``...
     Each names the same entry: Dropbox compares paths without case and Unicode spelling.
     """
-    target = dropbox_paths.key(path)
-    letters = st.tuples(*(st.sampled_from(_spellings(c)) for c in path)).map("".join)
-    spelled = st.tuples(letters, st.booleans()).map(
-        lambda v: unicodedata.normalize("NFD", v[0]) if v[1] else v[0]
-    )
-    return spelled.filter(lambda variant: dropbox_paths.key(variant) == target)
+    return st.builds(lambda flips, nfd: _vary(path, flips, nfd), _FLIPS, st.booleans())
+
+
+# Built once: constructing strategies inside a draw costs more than drawing from them.
+_FLIPS = st.integers(min_value=0, max_value=2**64 - 1)
+_INDEX = st.integers(min_value=0, max_value=2**16)
+_COIN = st.booleans()
+_CONTENT = st.binary(max_size=64)
+_TREE_NAME = names(max_size=16)
+_FRESH_NAME = st.one_of(st.sampled_from(_MEETING_NAMES), names(max_size=12))
+_FRESH_PATH = paths(max_depth=3, name=_FRESH_NAME)
+_KINDS = st.sampled_from(("upload", "upload", "mkdir", "delete", "move", "copy"))
+_MAKING_KINDS = st.sampled_from(("upload", "mkdir"))
 
 
 # -- file trees ---------------------------------------------------------------------------------
-@st.composite
 def file_trees(
-    draw: st.DrawFn,
-    *,
-    max_entries: int = 16,
-    max_depth: int = 4,
-    contents: st.SearchStrategy[bytes] | None = None,
-) -> FileTree:
+    *, max_entries: int = 16, max_depth: int = 4, contents: st.SearchStrategy[bytes] | None = None
+) -> st.SearchStrategy[FileTree]:
     """A consistent tree: `{display path: content bytes, or None for a folder}`, parents first.
 
     No two siblings differ only by case or Unicode spelling; paths are in NFC, as the store gives
     them back. Example: ``{'/Docs': None, '/Docs/a.txt': b'hi', '/日本語.txt': b''}``.
     Load one into an account with `tree_operations(tree)`.
     """
-    content = st.binary(max_size=64) if contents is None else contents
-    specs = draw(
-        st.lists(
-            st.tuples(
-                st.lists(names(max_size=16), min_size=1, max_size=max_depth),
-                st.one_of(st.none(), content),
-            ),
-            max_size=max_entries,
-        )
-    )
+    content = _CONTENT if contents is None else contents
+    entry = st.tuples(st.lists(_TREE_NAME, min_size=1, max_size=max_depth), st.one_of(st.none(), content))
+    return st.lists(entry, max_size=max_entries).map(_build_tree)
+
+
+def _build_tree(specs: list[tuple[list[str], bytes | None]]) -> FileTree:
     tree: FileTree = {}
     for components, data in specs:
         _insert(tree, components, data)
@@ -228,27 +238,43 @@ class _Model:
             self._write(dst + display[len(top) :], data)
 
 
-def _operation(model: _Model, content: st.SearchStrategy[bytes]) -> st.SearchStrategy[Operation]:
-    fresh_name = st.one_of(st.sampled_from(_MEETING_NAMES), names(max_size=12))
-    fresh = paths(max_depth=3, name=fresh_name)
-    existing, folders = model.displays(), model.displays(folders_only=True)
-    if folders:
-        inside = st.tuples(st.sampled_from(folders), fresh_name).map(lambda v: f"{v[0]}/{v[1]}")
-        fresh = st.one_of(fresh, inside)
-    known = st.sampled_from(existing).flatmap(case_variants) if existing else fresh
-    anywhere = st.one_of(known, fresh)
-    flag = st.booleans()
-    return st.one_of(
-        st.builds(lambda p, d: _upload(p, d), anywhere, content),
-        st.builds(lambda p, a: {"op": "mkdir", "path": p, "autorename": a}, fresh, flag),
-        st.builds(lambda p: {"op": "delete", "path": p}, anywhere),
-        *(
-            st.builds(
-                lambda p, t, a, k=kind: {"op": k, "path": p, "to": t, "autorename": a}, known, fresh, flag
-            )
-            for kind in ("move", "copy")
-        ),
-    )
+def _pick(draw: st.DrawFn, choices: list[str]) -> str:
+    return choices[draw(_INDEX) % len(choices)]
+
+
+def _target(draw: st.DrawFn, model: _Model, aim: str = "any") -> str:
+    """A path that exists (maybe spelled otherwise), a new one in an existing folder, or a new one.
+
+    `aim`: "any" takes an existing path half the time, "existing" three times in four, "new" never.
+    """
+    existing = model.displays()
+    if existing and aim != "new" and (_coin(draw) or (aim == "existing" and _coin(draw))):
+        return _vary(_pick(draw, existing), draw(_FLIPS), _coin(draw))
+    folders = model.displays(folders_only=True)
+    if folders and _coin(draw):
+        return f"{_pick(draw, folders)}/{draw(_FRESH_NAME)}"
+    return draw(_FRESH_PATH)
+
+
+def _coin(draw: st.DrawFn) -> bool:
+    return draw(_COIN)
+
+
+def _operation(draw: st.DrawFn, model: _Model, content: st.SearchStrategy[bytes]) -> Operation:
+    kind = draw(_KINDS if model.nodes else _MAKING_KINDS)  # nothing to delete or move yet
+    if kind == "upload":
+        return _upload(_target(draw, model), draw(content))
+    if kind == "mkdir":
+        return {
+            "op": "mkdir",
+            "path": _target(draw, model, "new"),
+            "autorename": draw(st.booleans()),
+        }
+    if kind == "delete":
+        return {"op": "delete", "path": _target(draw, model, "existing")}
+    source = _target(draw, model, "existing")
+    to = _target(draw, model, "new")
+    return {"op": kind, "path": source, "to": to, "autorename": _coin(draw)}
 
 
 @st.composite
@@ -269,25 +295,27 @@ def operations(
     {'op': 'move', 'path': '/DOCS', 'to': '/Archive', 'autorename': False}]``.
     """
     model = _Model(start or {})
-    content = st.binary(max_size=64) if contents is None else contents
+    content = _CONTENT if contents is None else contents
     drawn: list[Operation] = []
     for _ in range(draw(st.integers(min_size, max_size))):
-        op = draw(_operation(model, content))
+        op = _operation(draw, model, content)
         model.apply(op)
         drawn.append(op)
     return drawn
 
 
 # -- callbacks ------------------------------------------------------------------------------------
-@st.composite
-def callback_events(draw: st.DrawFn, *, path: st.SearchStrategy[str] | None = None) -> dict[str, Any]:
+def callback_events(*, path: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """One item of a callback's `response.events`, in the guide's shape.
 
     Example: ``{'path': '/docs/a.txt', 'metadata': {'path': '/Docs/a.txt', 'name': 'a.txt',
     'type': 'file'}}``; `type` is file, folder or deleted, `path` the lower-cased `metadata.path`.
     """
-    display = dropbox_paths.normalize(draw(paths(max_depth=4) if path is None else path))
-    kind = draw(st.sampled_from(CALLBACK_TYPES))
+    return st.builds(_event, paths(max_depth=4) if path is None else path, st.sampled_from(CALLBACK_TYPES))
+
+
+def _event(path: str, kind: str) -> dict[str, Any]:
+    display = dropbox_paths.normalize(path)
     return {
         "path": dropbox_paths.key(display),
         "metadata": {"path": display, "name": dropbox_paths.name(display), "type": kind},

@@ -33,7 +33,8 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver() -> Iterator[Receiver]:
+def running_receiver(port: int = 0) -> Iterator[Receiver]:
+    """A receiver on `port` (0: a free one) of 127.0.0.1, for as long as the block runs."""
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -52,7 +53,7 @@ def running_receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the records
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/callback"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -274,3 +274,22 @@ def test_the_sdk_configured_by_environment_variables(emulated: Emulated) -> None
     )
     assert done.returncode == 0, done.stderr
     assert "hello.txt" in json.loads(done.stdout)
+
+
+def test_the_python_api_turns_the_surface_on_for_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emulator import Emulator
+
+    for name in CA_BUNDLE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with Emulator.start(dropbox_api=True) as emu:
+        assert emu.dropbox_api_host is not None and emu.dropbox_ca_file is not None
+        for name in HOSTS:
+            monkeypatch.setattr(dropbox.dropbox_client, name, emu.dropbox_api_host)
+        with dropbox.Dropbox(TOKEN, ca_certs=emu.dropbox_ca_file, max_retries_on_error=0) as dbx:
+            dbx.files_upload(b"from the SDK", "/Inbox/sdk.txt")
+            names = {e.name for e in dbx.files_list_folder("/Inbox").entries}
+        assert names == {"sdk.txt"}
+        tree = emu.dropbox("alice").tree()  # the same account, seen through the control plane
+        assert "/inbox/sdk.txt" in str(tree).lower()
+    with Emulator.start() as plain:
+        assert plain.dropbox_api_host is None

@@ -235,3 +235,30 @@ def test_bad_fault_is_refused(events_client: TestClient) -> None:
     assert answer.status_code == 400
     assert answer.json()["error"] == "bad_request"
     assert events_client.get("/_emulator/faults").json() == []
+
+
+def test_standard_webhooks_headers_verify_with_the_standardwebhooks_package(sender: RecordingSender) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    from emulator.assemble import state_seed
+    from emulator.loading import load_fixture
+    from emulator.runtime import RuntimeOptions
+    from emulator.web.app import create_app
+    from tests.conftest import DEFAULT_FIXTURE
+
+    secret = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes....").decode()
+    runtime = Runtime(
+        state_seed(load_fixture(DEFAULT_FIXTURE)),
+        options=RuntimeOptions(standard_webhooks=True),
+        sender=sender,
+    )
+    with TestClient(create_app(runtime), follow_redirects=False) as client:
+        subscribe(client, **{"event.notification.signature.key": secret})
+        at_dropbox(client, runtime, "mkdir", "/Signed")
+        [delivered] = wait(client, 1)
+    [(_, headers, raw)] = sender.received
+    Webhook(secret).verify(raw, headers)  # raises if the id, timestamp or signature is off
+    assert headers["webhook-id"] == f"msg_{delivered['notificationId']}"
+    assert delivered["attempts"][0]["outcome"] == "delivered"
+    with pytest.raises(Exception, match="signature"):
+        Webhook(secret).verify(raw + b" ", headers)

@@ -30,3 +30,16 @@ def test_domain_imports_no_web_or_http_library() -> None:
         if forbidden.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_every_package_is_listed_for_installation() -> None:
+    """pyproject.toml lists packages by hand (fixtures/ and scenarios/ are mapped in): none forgotten."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for path in (ROOT / "emulator").rglob("__init__.py")
+        if "__pycache__" not in path.parts
+    }
+    assert found <= listed, f"missing from pyproject.toml: {sorted(found - listed)}"

@@ -12,6 +12,9 @@ from typing import Literal
 
 ClockMode = Literal["manual", "real"]
 CLOCK_MODES: tuple[ClockMode, ...] = ("manual", "real")
+# 9999-12-31T23:59:59Z, the last time a date can be written: the clock never goes past it.
+LATEST = 253402300799.0
+MAX_SCALE = 1_000_000.0  # a real clock at most this many times faster than the wall clock
 
 log = logging.getLogger("emulator.clock")
 
@@ -50,6 +53,8 @@ class Clock:
         self._timers: list[Timer] = []
         self._seq = itertools.count()
         self._running = False
+        # While timers run: the time this run moves to (periodic work may skip idle ticks up to it).
+        self.horizon: float | None = None
         # Set by whoever drives a real clock, to be told that an earlier timer appeared.
         self.on_schedule: Callable[[], None] | None = None
         self._anchor = start
@@ -68,7 +73,7 @@ class Clock:
     def now(self) -> float:
         if self.mode == "manual":
             return self._anchor
-        return self._anchor + (self._wall() - self._wall_anchor) * self.scale
+        return min(self._anchor + (self._wall() - self._wall_anchor) * self.scale, LATEST)
 
     def set_mode(self, mode: ClockMode, scale: float | None = None) -> None:
         """Switch mode without a jump in emulator time."""
@@ -115,6 +120,8 @@ class Clock:
         """Move time forward to `when`, running each due timer at its own due time."""
         if when < self.now():
             raise ValueError("the clock cannot go back")
+        if when > LATEST:
+            raise ValueError("the clock cannot go past 9999-12-31T23:59:59Z")
         return self._run_until(when, move_time=True)
 
     def _run_until(self, until: float, move_time: bool) -> int:
@@ -122,6 +129,7 @@ class Clock:
             # A timer callback moving the clock would run timers re-entrantly; refuse it.
             raise RuntimeError("the clock cannot be moved from inside a timer")
         self._running = True
+        self.horizon = until
         ran = 0
         try:
             while True:
@@ -140,6 +148,7 @@ class Clock:
                 self._jump_to(until)
         finally:
             self._running = False
+            self.horizon = None
         return ran
 
     def _jump_to(self, when: float) -> None:

@@ -71,6 +71,13 @@ class Notification:
     attempts: list[Attempt] = field(default_factory=list)
     policy: Policy = "retry"
     failures: int = 0  # failed tries since (re)submission; drives the back-off
+    # Whose queue it waits in at its URL (the organization): one owner's failing or halted queue
+    # never holds back another's, even when both point at the same receiver.
+    owner: str = ""
+
+    @property
+    def queue(self) -> str:
+        return queue_key(self.owner, self.url)
 
     @property
     def last_try(self) -> int:
@@ -94,7 +101,9 @@ class FaultRule:
             raise InvalidInput(f"unknown fault action {self.action!r}; expected one of {expected}")
         if self.count < 0:
             raise InvalidInput("fault count must be 0 (until cleared) or more")
-        if self.action == "fail" and not (100 <= self.status <= 599 and not 200 <= self.status <= 299):
+        if not 100 <= self.status <= 599:
+            raise InvalidInput(f"status must be an HTTP status from 100 to 599, not {self.status}")
+        if self.action == "fail" and 200 <= self.status <= 299:
             raise InvalidInput(f"a failing answer needs a non-2xx HTTP status, not {self.status}")
         if self.delay_ms < 0:
             raise InvalidInput("fault delay_ms cannot be negative")
@@ -103,8 +112,14 @@ class FaultRule:
         return self.url is None or self.url == url
 
 
+def queue_key(owner: str, url: str) -> str:
+    """The name of one destination queue: the URL alone when it has no owner."""
+    return f"{owner} {url}" if owner else url
+
+
 class SubscriptionInfo(TypedDict):
     url: str
+    owner: str
     state: SubscriptionState
     pending: int
     queued: int
@@ -118,6 +133,7 @@ class _Destination:
     """Delivery state of one callback URL."""
 
     url: str
+    owner: str = ""
     pending: deque[Notification] = field(default_factory=deque)
     queued: list[Notification] = field(default_factory=list)
     halted: Literal["deactivated", "queueing"] | None = None
@@ -130,6 +146,10 @@ class _Destination:
         if self.halted is not None:
             return self.halted
         return "retrying" if self.pending and self.pending[0].failures else "active"
+
+    @property
+    def key(self) -> str:
+        return queue_key(self.owner, self.url)
 
 
 _Restored = tuple[_Destination, float | None]  # a destination and its retry time
@@ -169,7 +189,7 @@ class DeliveryEngine:
         if notification.policy not in POLICIES:
             raise InvalidInput(f"unknown failure policy {notification.policy!r}")
         self._notifications[notification.id] = notification
-        dest = self._dest(notification.url)
+        dest = self._dest(notification.owner, notification.url)
         if dest.halted is not None:
             notification.status = "queued"
             dest.queued.append(notification)
@@ -180,19 +200,21 @@ class DeliveryEngine:
 
     # -- the transport's side ----------------------------------------------------------
     def ready_destinations(self) -> list[str]:
+        """The queues with an attempt due: each an opaque name for `next_attempt` (the URL when unowned)."""
         return list(self._ready)
 
     def idle(self) -> bool:
         """True when no destination has an attempt due or in flight (retry timers may still wait)."""
         return not self._ready and not self._busy
 
-    def next_attempt(self, url: str) -> Attempt | None:
-        """The attempt to send now for `url`'s head, marked in flight; None if nothing is due.
+    def next_attempt(self, queue: str) -> Attempt | None:
+        """The attempt to send now for the head of `queue` (see `ready_destinations`), marked in
+        flight; None if nothing is due.
 
         Faults the engine plays itself ("fail", "refuse", "drop") are journaled here and never
         reach the transport.
         """
-        dest = self._dests.get(url)
+        dest = self._dests.get(queue)
         while dest is not None and self._is_ready(dest):
             attempt = self._start(dest)
             if attempt.fault == "drop":
@@ -213,7 +235,7 @@ class DeliveryEngine:
         response_snippet: str | None,
     ) -> None:
         """Record the answer to an attempt. Stale attempts (after reset/restore) are ignored."""
-        dest = self._dests.get(attempt.url)
+        dest = self._dest_of(attempt)
         if dest is None or dest.in_flight is not attempt:
             return
         attempt.status_code = status_code
@@ -228,7 +250,7 @@ class DeliveryEngine:
         The attempt is journaled as failed, but it does not count against the retry budget:
         the head is simply due again.
         """
-        dest = self._dests.get(attempt.url)
+        dest = self._dest_of(attempt)
         if dest is None or dest.in_flight is not attempt:
             return
         self._interrupt(attempt)
@@ -372,24 +394,27 @@ class DeliveryEngine:
                 self._interrupt(a)
         self._faults = faults
         for dest, retry_at in dests:
-            self._dests[dest.url] = dest
+            self._dests[dest.key] = dest
             # A retry already due is due now; a manual clock would otherwise hold it until advanced.
             if retry_at is not None and retry_at > self.clock.now():
                 self._schedule_retry(dest, retry_at)
             self._refresh(dest)
 
     # -- internals: scheduling ---------------------------------------------------------
-    def _dest(self, url: str) -> _Destination:
-        dest = self._dests.get(url)
+    def _dest(self, owner: str, url: str) -> _Destination:
+        key = queue_key(owner, url)
+        dest = self._dests.get(key)
         if dest is None:
-            dest = self._dests[url] = _Destination(url)
+            dest = self._dests[key] = _Destination(url, owner)
         return dest
 
+    def _dest_of(self, attempt: Attempt) -> _Destination | None:
+        known = self._notifications.get(attempt.notification_id)
+        return None if known is None else self._dests.get(known.queue)
+
     def _matching(self, url: str | None) -> Iterable[_Destination]:
-        if url is None:
-            return list(self._dests.values())
-        dest = self._dests.get(url)
-        return [] if dest is None else [dest]
+        """Every queue at `url` (one per owner), or every queue."""
+        return [dest for dest in self._dests.values() if url is None or dest.url == url]
 
     @staticmethod
     def _is_ready(dest: _Destination) -> bool:
@@ -398,14 +423,14 @@ class DeliveryEngine:
     def _refresh(self, dest: _Destination) -> None:
         """Keep the ready set in step with the destination, telling `on_ready` when it becomes due."""
         if not self._is_ready(dest):
-            self._ready.pop(dest.url, None)
+            self._ready.pop(dest.key, None)
             return
-        if dest.url in self._ready:
+        if dest.key in self._ready:
             return
-        self._ready[dest.url] = None
+        self._ready[dest.key] = None
         if self.on_ready is not None:
             try:
-                self.on_ready(dest.url)
+                self.on_ready(dest.key)
             except Exception:  # the waker's trouble must not corrupt the queue
                 log.exception("on_ready failed for %s", dest.url)
 
@@ -437,8 +462,8 @@ class DeliveryEngine:
         if rule is not None:
             self._play_fault(rule, attempt)
         dest.in_flight = attempt
-        self._busy.add(dest.url)
-        self._ready.pop(dest.url, None)
+        self._busy.add(dest.key)
+        self._ready.pop(dest.key, None)
         return attempt
 
     def _new_attempt(self, n: Notification, try_number: int, fault: FaultAction | None) -> Attempt:
@@ -503,7 +528,7 @@ class DeliveryEngine:
 
     def _end_flight(self, dest: _Destination) -> None:
         dest.in_flight = None
-        self._busy.discard(dest.url)
+        self._busy.discard(dest.key)
 
     def _resolve_delivered(self, dest: _Destination, status: NotificationStatus) -> None:
         head = dest.pending.popleft()
@@ -552,6 +577,7 @@ def _by_id(attempt: Attempt) -> int:
 def _info(dest: _Destination) -> SubscriptionInfo:
     return {
         "url": dest.url,
+        "owner": dest.owner,
         "state": dest.state(),
         "pending": len(dest.pending),
         "queued": len(dest.queued),
@@ -589,6 +615,7 @@ def _dump_notification(n: Notification) -> dict[str, Any]:
         "status": n.status,
         "policy": n.policy,
         "failures": n.failures,
+        "owner": n.owner,
         "attempts": [{k: getattr(a, k) for k in _ATTEMPT_FIELDS} for a in n.attempts],
     }
 
@@ -606,6 +633,7 @@ def _load_notification(raw: dict[str, Any]) -> Notification:
         status=raw["status"],
         policy=raw["policy"],
         failures=int(raw["failures"]),
+        owner=str(raw.get("owner", "")),  # absent from files saved before queues had owners
     )
     n.attempts = [_load_attempt(n, a) for a in raw["attempts"]]
     return n
@@ -619,6 +647,7 @@ def _load_attempt(n: Notification, raw: dict[str, Any]) -> Attempt:
 def _dump_destination(dest: _Destination) -> dict[str, Any]:
     return {
         "url": dest.url,
+        "owner": dest.owner,
         "halted": dest.halted,
         "pending": [n.id for n in dest.pending],
         "queued": [n.id for n in dest.queued],
@@ -630,7 +659,7 @@ def _load_destination(raw: dict[str, Any], notifications: dict[int, Notification
     halted = raw["halted"]
     if halted not in (None, "deactivated", "queueing"):
         raise ValueError(f"unknown destination state {halted!r}")
-    dest = _Destination(str(raw["url"]), halted=halted)
+    dest = _Destination(str(raw["url"]), str(raw.get("owner", "")), halted=halted)
     dest.pending.extend(notifications[int(i)] for i in raw["pending"])
     dest.queued.extend(notifications[int(i)] for i in raw["queued"])
     retry_at = raw["retry_at"]

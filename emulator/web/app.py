@@ -7,11 +7,14 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from emulator.dialects import DIALECTS
 from emulator.runtime import Runtime
 from emulator.web import (
+    console_data_routes,
+    console_routes,
     control_routes,
     delivery_control_routes,
     dropbox_control_routes,
@@ -19,11 +22,14 @@ from emulator.web import (
     scenario_routes,
     sink_routes,
     state_routes,
+    stream_routes,
 )
+from emulator.web.control_guard import ControlGuard, TargetLimit
 from emulator.web.dropbox_api import control as dropbox_api_control
 from emulator.web.dropbox_api import oauth as dropbox_oauth
 from emulator.web.errors import HANDLERS
 from emulator.web.platform_routes import events, hub, instances
+from emulator.web.routing import IndexedRouter
 
 
 class DialectConvertor(Convertor[str]):
@@ -50,6 +56,9 @@ def route_table() -> list[BaseRoute]:
     table += dropbox_control_routes.routes()
     table += sink_routes.routes()
     table += scenario_routes.routes()
+    table += console_data_routes.routes()
+    table += stream_routes.routes()
+    table += console_routes.routes()
     table += provider_routes.routes()
     table += dropbox_oauth.routes()
     table += hub.routes(PLATFORM_BASE)
@@ -67,6 +76,11 @@ def create_app(runtime: Runtime) -> Starlette:
         finally:
             await runtime.stop()
 
-    app = Starlette(routes=route_table(), exception_handlers=HANDLERS, lifespan=lifespan)
+    guards = [Middleware(TargetLimit)]
+    if runtime.options.control_token:
+        guards.append(Middleware(ControlGuard, token=runtime.options.control_token))
+    app = Starlette(exception_handlers=HANDLERS, middleware=guards)
+    # Starlette's own Router, only quicker to find a route (see emulator.web.routing).
+    app.router = IndexedRouter(routes=route_table(), lifespan=lifespan)
     app.state.runtime = runtime
     return app

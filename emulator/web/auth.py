@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -19,8 +20,13 @@ class Credentials:
     token: str | None = None
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_authorization(header: str | None) -> Credentials:
-    """`User <u>, Organization <o>, Element <t>` in any order; `Element: <t>`; the guide's `Your_mom <t>`."""
+    """`User <u>, Organization <o>, Element <t>` in any order; `Element: <t>`; the guide's `Your_mom <t>`.
+
+    Cached: a client sends the same header with every request, and the answer (immutable) depends
+    on the header alone. A header that is refused raises each time, and is not kept.
+    """
     if header is None or not header.strip():
         raise Unauthenticated("Authorization header is missing")
     found: dict[str, str] = {}

@@ -59,3 +59,4 @@ def query_list(request: Request, name: str) -> list[str]:
     """`tags[]=a&tags[]=b`, `tags=a&tags=b` and `tags=a,b` alike."""
     values = request.query_params.getlist(f"{name}[]") + request.query_params.getlist(name)
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
+

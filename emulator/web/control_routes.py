@@ -11,11 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator import __version__
-from emulator.domain.clock import CLOCK_MODES
+from emulator.domain.clock import CLOCK_MODES, LATEST, MAX_SCALE
 from emulator.domain.errors import InvalidInput
 from emulator.domain.provider.content import format_time, parse_time
 from emulator.domain.state import DEFAULT_TENANT
-from emulator.web.bodies import read_json
+from emulator.web.bodies import parse_json, read_body
 from emulator.web.context import json_response, runtime_of, state_of
 from emulator.web.openapi import openapi_document
 
@@ -24,10 +24,11 @@ CONTROL_BODY_BYTES = 1024 * 1024
 
 
 async def _body(request: Request, *, required: bool = True) -> Mapping[str, Any]:
-    body = await read_json(request, CONTROL_BODY_BYTES, required=required)
-    if body is None:
+    raw = await read_body(request, CONTROL_BODY_BYTES)
+    if not raw.strip() and not required:
         return {}
-    if not isinstance(body, Mapping):
+    body = parse_json(request, raw)  # an absent body, when required, is refused here
+    if not isinstance(body, Mapping):  # JSON `null` included: a body given must be an object
         raise InvalidInput("the body must be a JSON object")
     return body
 
@@ -99,7 +100,10 @@ async def advance_clock(request: Request) -> Response:
     seconds += 3600 * _number(body, "hours", default=0.0)
     if seconds < 0:
         raise InvalidInput("the clock cannot go back")
-    ran = state_of(request).clock.advance(seconds)
+    clock = state_of(request).clock
+    if clock.now() + seconds > LATEST:
+        raise InvalidInput("the clock cannot go past 9999-12-31T23:59:59Z")
+    ran = clock.advance(seconds)
     return json_response({**_clock_json(request), "timersRun": ran})
 
 
@@ -112,14 +116,16 @@ async def set_clock(request: Request) -> Response:
         target = parse_time(when) if isinstance(when, str) else _number(body, "now", default=0.0)
         if target < clock.now():
             raise InvalidInput("the clock cannot go back")
+        if target > LATEST:
+            raise InvalidInput("the clock cannot go past 9999-12-31T23:59:59Z")
         ran = clock.set(target)
     if "mode" in body or "scale" in body:
         mode = body.get("mode", clock.mode)
         if mode not in CLOCK_MODES:
             raise InvalidInput("mode must be manual or real")
         scale = _number(body, "scale", default=clock.scale)
-        if scale <= 0:
-            raise InvalidInput("scale must be positive")
+        if not 0 < scale <= MAX_SCALE:
+            raise InvalidInput(f"scale must be positive and at most {MAX_SCALE:g}")
         clock.set_mode(mode, scale)
     return json_response({**_clock_json(request), "timersRun": ran})
 

@@ -59,7 +59,8 @@ async def wait_for_deliveries(request: Request) -> Response:
 
     200 with the matches when reached; 408 with what matched so far when `timeout` passes.
     """
-    count = _int_param(request, "count") or 1
+    count = _int_param(request, "count")
+    count = 1 if count is None else count
     attempts = _int_param(request, "attempts")
     default_status = "delivered" if attempts is None else None
     raw_timeout = request.query_params.get("timeout", "10")

@@ -71,6 +71,7 @@ def _control_code(status: int) -> str:
         405: "method_not_allowed",
         409: "conflict",
         413: "too_large",
+        414: "uri_too_long",
         415: "unsupported_media_type",
     }.get(status, "error")
 

@@ -10,23 +10,10 @@ from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
 from emulator.dialects import DIALECTS
+from emulator.web.openapi_specs import PATH_EXAMPLES, Spec, components, operation_specs, ref
 
 PARAM = re.compile(r"{([^}:]+)(?::([^}]+))?}")
 
-PLATFORM_ERROR = {
-    "type": "object",
-    "required": ["requestId", "message"],
-    "properties": {
-        "requestId": {"type": "string"},
-        "message": {"type": "string"},
-        "providerMessage": {"type": "string"},
-    },
-}
-CONTROL_ERROR = {
-    "type": "object",
-    "required": ["error", "message"],
-    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
-}
 SECURITY_SCHEMES = {
     "platform": {
         "type": "apiKey",
@@ -53,7 +40,11 @@ def _parameters(path: str) -> list[dict[str, Any]]:
     found = []
     for name, convertor in PARAM.findall(path):
         schema = {"type": "integer"} if convertor == "int" else {"type": "string"}
-        found.append({"name": name, "in": "path", "required": True, "schema": schema})
+        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+        example = PATH_EXAMPLES.get((name, convertor))
+        if example is not None:
+            parameter["example"] = example
+        found.append(parameter)
     return found
 
 
@@ -63,25 +54,41 @@ def _summary(route: Route) -> str:
 
 
 def _operation(route: Route, method: str, path: str, dialect: dict[str, str]) -> dict[str, Any]:
-    control = path.startswith("/_emulator") or path.startswith("/oauth2")
-    error_schema = CONTROL_ERROR if path.startswith("/_emulator") else PLATFORM_ERROR
     suffix = f"_{dialect['dialect']}" if dialect else ""
+    fragment = _spec(method, route.path, dialect)
     operation: dict[str, Any] = {
         "operationId": f"{method.lower()}_{route.name}{suffix}_{_slug(path)}",
         "summary": _summary(route),
         "tags": [_tag(path)],
-        "parameters": _parameters(path),
-        "responses": {
-            "default": {
-                "description": "an error",
-                "content": {"application/json": {"schema": error_schema}},
-            },
-            "2XX": {"description": "success"},
-        },
+        "parameters": _parameters(path) + fragment.get("parameters", []),
+        "responses": {**fragment.get("responses", {"2XX": ANY_SUCCESS}), "default": _error_answer(path)},
     }
-    if not control and not path.endswith("/oauth/url") and not path.endswith("/oauth"):
+    if "requestBody" in fragment:
+        operation["requestBody"] = fragment["requestBody"]
+    if _platform(path) and not path.endswith(("/oauth/url", "/oauth")) and "/api-v2/events/" not in path:
         operation["security"] = [{"platform": []}]
     return operation
+
+
+# An operation the spec table does not describe: any success, whatever its body.
+ANY_SUCCESS = {"description": "success"}
+
+
+def _spec(method: str, route_path: str, dialect: dict[str, str]) -> Spec:
+    """This operation's parameters, body and answers from the spec table (emulator/web/openapi_specs.py)."""
+    key = f"{method} {PARAM.sub(lambda m: '{' + m.group(1) + '}', route_path)}"
+    return operation_specs(DIALECTS[dialect["dialect"]] if dialect else None).get(key, {})
+
+
+def _platform(path: str) -> bool:
+    """The emulated API: under a dialect's base path (the rest is the control plane or the fake Dropbox)."""
+    return any(path.startswith(dialect.base) for dialect in DIALECTS.values())
+
+
+def _error_answer(path: str) -> dict[str, Any]:
+    """Errors: the platform's shape on the emulated API, the control plane's own under /_emulator."""
+    schema = ref("ControlError") if path.startswith("/_emulator") else ref("PlatformError")
+    return {"description": "an error", "content": {"application/json": {"schema": schema}}}
 
 
 def _tag(path: str) -> str:
@@ -113,5 +120,5 @@ def openapi_document(routes: list[BaseRoute]) -> dict[str, Any]:
             "consent step, and the emulator's control plane under /_emulator.",
         },
         "paths": paths,
-        "components": {"securitySchemes": SECURITY_SCHEMES},
+        "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": components(DIALECTS)},
     }

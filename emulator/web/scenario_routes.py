@@ -7,13 +7,11 @@ reach the built-in sink over the server's real socket, as they would reach any c
 
 from __future__ import annotations
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.domain.errors import NotFound
-from emulator.scenarios import ScenarioError, ScenarioNotFound, find_named, list_scenarios, run_scenario
 from emulator.web.context import json_response, origin_of
 
 PREFIX = "/_emulator/scenarios"
@@ -21,11 +19,20 @@ PREFIX = "/_emulator/scenarios"
 CLIENT_TIMEOUT = 90.0
 
 
+# The scenario runner (and httpx with it) is imported on first use: serving starts without it.
+
+
 async def listing(request: Request) -> Response:
+    from emulator.scenarios import list_scenarios
+
     return json_response([found.to_json() for found in list_scenarios()])
 
 
 async def run(request: Request) -> Response:
+    import httpx
+
+    from emulator.scenarios import ScenarioError, ScenarioNotFound, find_named, run_scenario
+
     name = request.path_params["name"]
     try:
         scenario = find_named(name)

@@ -21,8 +21,13 @@ MAX_TRIGGER_BYTES = 16 * 1024 * 1024
 
 
 async def export_state(request: Request) -> Response:
+    given = request.query_params.getlist("format")
+    wrong = [f for f in given if f not in ("", "json", "yaml")]
+    if wrong:
+        raise InvalidInput(f"format must be json or yaml, not {wrong[0]!r}")
+    wanted = given[-1] if given else None
     data = runtime_of(request).export_state()
-    if request.query_params.get("format") == "yaml" or "yaml" in request.headers.get("accept", ""):
+    if wanted == "yaml" or (not wanted and "yaml" in request.headers.get("accept", "")):
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         return Response(text, media_type="application/yaml")
     return json_response(data)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -64,23 +65,33 @@ def signature(key: str, body: bytes) -> str:
     return "sha256=" + base64.b64encode(digest).decode()
 
 
-def standard_webhooks_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256>` over `id.timestamp.body`, as the Standard Webhooks spec signs."""
+def standard_webhooks_headers(
+    secret: str, notification_id: int, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """`webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`
+    as the Standard Webhooks spec signs; a `whsec_` secret is base64, any other is used as its bytes.
+
+    The timestamp is the sender's wall time at each attempt (receivers reject stale ones), so these
+    headers are made by the transport at send time, not stored with the notification.
+    """
     key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
+    message_id = f"msg_{notification_id}"
     signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": f"v1,{signature}",
+    }
 
 
 class EventService:
     """Reads each subscribed instance's changes when its account changes (webhook) or on its
     poller tick (polling), and runs async jobs; every result becomes notifications for delivery."""
 
-    def __init__(
-        self, state: EmulatorState, engine: DeliveryEngine, *, standard_webhooks: bool = False
-    ) -> None:
+    def __init__(self, state: EmulatorState, engine: DeliveryEngine) -> None:
         self.state = state
         self.engine = engine
-        self.standard_webhooks = standard_webhooks
         self.events: dict[int, Event] = {}
         self._poll_timers: dict[int, Timer] = {}
         self._subscribed: dict[int, bool] = {}
@@ -141,8 +152,8 @@ class EventService:
         self._poll_timers.pop(instance_id, None)
         if instance is None or not self._subscribed_now(instance) or instance.vendor_type != "polling":
             return
-        self._schedule_poll(instance)
         changes = self._take_changes(instance)
+        self._schedule_poll(instance, None if changes else self._idle_due(instance))
         if changes:
             self._emit(
                 instance,
@@ -150,6 +161,30 @@ class EventService:
                 [callback_entry(c) for c in changes],
                 self._provider_data(instance, changes),
             )
+
+    def _idle_due(self, instance: Instance) -> float:
+        """The next tick of a poller that found nothing. While the clock moves far in one go, it
+        skips the ticks that would find nothing too (a jump of years would run millions of them);
+        a change meanwhile calls its tick back to where it falls (`_recall_poll`), so none is lost."""
+        clock = self.state.clock
+        now, interval = clock.now(), instance.poll_interval_seconds
+        if clock.horizon is None or clock.horizon < now + interval:
+            return now + interval
+        return now + interval * (math.floor((clock.horizon - now) / interval) + 1)
+
+    def _recall_poll(self, instance: Instance) -> None:
+        """After a change: the poller's tick moves back to the first one due from now, if it skipped past."""
+        due = instance.next_poll_at
+        if due is None:
+            return
+        interval = instance.poll_interval_seconds
+        # The earliest tick of its grid strictly after now: one at now itself has run, or never was.
+        wanted = due - interval * (math.ceil((due - self.state.clock.now()) / interval) - 1)
+        if wanted < due:
+            timer = self._poll_timers.pop(instance.id, None)
+            if timer is not None:
+                timer.cancel()
+            self._schedule_poll(instance, wanted)
 
     # -- account changes ---------------------------------------------------------------
     def account_changed(self, tenant_id: str, account_key: str, batch: list[Change]) -> None:
@@ -159,6 +194,8 @@ class EventService:
                 instance.cursor = self._store(instance).cursor()
             elif instance.vendor_type == "webhook":
                 self._notify_webhook(instance)
+            else:
+                self._recall_poll(instance)
 
     def provider_notification(self, account_ids: Iterable[str]) -> int:
         """The provider's own webhook (`POST /events/dropbox`): read changes for those accounts."""
@@ -284,6 +321,7 @@ class EventService:
             kind="replay",
             created_at=self.state.clock.now(),
             policy=original.policy,
+            owner=original.owner,
         )
         self.engine.submit(copy)
         event = self.events.get(original.event_id)
@@ -351,6 +389,7 @@ class EventService:
                 kind=kind,
                 created_at=self.state.clock.now(),
                 policy=policy,
+                owner="",
             )
             event.notification_ids.append(notification_id)
             self.engine.submit(notification)
@@ -365,12 +404,6 @@ class EventService:
         key = instance.signature_key
         if key:
             headers[dialect.header("Webhook-Signature")] = signature(key, body)
-        if self.standard_webhooks and key:
-            message_id = f"msg_{notification_id}"
-            timestamp = int(self.state.clock.now())
-            headers["webhook-id"] = message_id
-            headers["webhook-timestamp"] = str(timestamp)
-            headers["webhook-signature"] = standard_webhooks_signature(key, message_id, timestamp, body)
         return headers
 
     # -- reading events ----------------------------------------------------------------

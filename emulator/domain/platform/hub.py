@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import functools
 import hashlib
 import json
 import mimetypes
@@ -40,14 +41,17 @@ DEFAULT_PAGE_SIZE = 200
 STORAGE_TOTAL = 2 * 1024**3  # a Dropbox Basic account's quota
 VISIBILITIES = ("PUBLIC", "TEAM_ONLY", "PASSWORD")
 _ID_DECODINGS = 3
-# Only Python's built-in table: the system's mime.types would make answers differ between machines.
-_MEDIA_TYPES = mimetypes.MimeTypes()
 
 
 # -- ids and Documents ---------------------------------------------------------------------
+@functools.lru_cache(maxsize=16384)
 def document_id(path_display: str) -> str:
-    """The platform's id of a Dropbox path: the display path URL-encoded twice."""
-    return quote(quote(path_display or "/", safe=""), safe="")
+    """The platform's id of a Dropbox path: the display path URL-encoded twice.
+
+    Encoding with `safe=""` leaves only unreserved characters and `%XX`, so the second encoding
+    only turns `%` into `%25`. Cached: a listing asks for its folder's id once per child.
+    """
+    return quote(path_display or "/", safe="").replace("%", "%25")
 
 
 def document(entry: Entry, *, with_tags: bool = True) -> Document:
@@ -74,9 +78,16 @@ def _time(epoch: float | None) -> str | None:
     return None if epoch is None else format_time(epoch)
 
 
+@functools.cache
+def _media_types() -> mimetypes.MimeTypes:
+    # Only Python's built-in table: the system's mime.types would make answers differ between machines.
+    # Made on first use: building it reads the system's tables too, which costs start-up ~10 ms.
+    return mimetypes.MimeTypes()
+
+
 def media_type(name: str) -> str:
     """The Content-Type a download of `name` is served with."""
-    guessed, _ = _MEDIA_TYPES.guess_type(name, strict=False)
+    guessed, _ = _media_types().guess_type(name, strict=False)
     return guessed or "application/octet-stream"
 
 
@@ -243,8 +254,40 @@ class PageRequest:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    documents: list[Document]
+    """One page of a listing: its entries, as Documents or as the hub's JSON array."""
+
+    entries: Sequence[Entry]
     next_page: str | None
+    with_tags: bool = True
+
+    @property
+    def documents(self) -> list[Document]:
+        return [document(e, with_tags=self.with_tags) for e in self.entries]
+
+    def json(self) -> bytes:
+        """The Documents as a JSON array, exactly as `json.dumps` writes them compactly (UTF-8)."""
+        return b"[" + b",".join(document_json(e, with_tags=self.with_tags) for e in self.entries) + b"]"
+
+
+# An entry's Document as JSON, by the entry's identity: entries are never mutated (store.py), so
+# the text never goes stale. It holds the entry, so an id is not reused while it is here.
+_DOCUMENT_JSON: dict[tuple[int, bool], tuple[Entry, bytes]] = {}
+_DOCUMENT_JSON_MAX = 8192
+
+
+def document_json(entry: Entry, *, with_tags: bool = True) -> bytes:
+    """`document(entry)` as compact UTF-8 JSON; cached, since listings serialize the same entries again."""
+    key = (id(entry), with_tags)
+    found = _DOCUMENT_JSON.get(key)
+    if found is not None and found[0] is entry:
+        return found[1]
+    data = json.dumps(
+        document(entry, with_tags=with_tags), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode()
+    if len(_DOCUMENT_JSON) >= _DOCUMENT_JSON_MAX:
+        _DOCUMENT_JSON.clear()  # simpler than LRU, and a listing refills it at once
+    _DOCUMENT_JSON[key] = (entry, data)
+    return data
 
 
 def read_page(page_size: str | None, next_page: str | None) -> PageRequest:
@@ -282,7 +325,7 @@ def _paged(
     chosen = entries[start : start + page.size]
     more = start + page.size < len(entries)
     token = _token(listing, keys[start + page.size - 1]) if more else None
-    return Page([document(e, with_tags=with_tags) for e in chosen], token)
+    return Page(chosen, token, with_tags)
 
 
 def _fingerprint(*parts: object) -> str:
@@ -390,8 +433,6 @@ def _read_link_settings(
             "An invalid value was used for a parameter",
             provider_message=f"No enum constant com.dropbox.core.v2.sharing.RequestedVisibility.{visibility}",
         )
-    if chosen == "PASSWORD" and not password:
-        raise InvalidInput("You must supply a password")
     try:
         expiry = _date(expires, "expires")
     except InvalidInput:
@@ -455,12 +496,15 @@ class DocumentsHub:
     def link(
         self, where: Locator, *, visibility: str | None, password: str | None, expires: str | None
     ) -> dict[str, Any]:
-        """The file's shared link; a later call returns the same link, whatever it asks for."""
+        """The file's shared link; a later call returns the same link, whatever settings it asks for."""
         entry = self.entry(where, "file")
+        # Read on every call: a malformed parameter is refused even when the link exists already.
+        chosen, expiry = _read_link_settings(visibility, password, expires)
         links = _LINKS.setdefault(self.store, {})
         existing = links.get(entry.id)
         if existing is None:
-            chosen, expiry = _read_link_settings(visibility, password, expires)
+            if chosen == "PASSWORD" and not password:
+                raise InvalidInput("You must supply a password")
             token = self.store.ids.urlsafe("dropbox-shared-link", 11)
             existing = links[entry.id] = SharedLink(token, entry.name, chosen, expiry)
         return _link_json(existing, entry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 
@@ -23,8 +24,12 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(blocks).hexdigest()
 
 
+@functools.lru_cache(maxsize=8192)
 def format_time(epoch: float) -> str:
-    """Epoch seconds as Dropbox writes times: UTC, whole seconds (fractions are dropped)."""
+    """Epoch seconds as Dropbox writes times: UTC, whole seconds (fractions are dropped).
+
+    Cached: entries share few distinct times, and a listing formats two per entry.
+    """
     return datetime.fromtimestamp(epoch, tz=UTC).strftime(TIME_FORMAT)
 
 

@@ -110,10 +110,11 @@ async def _json_body(request: Request, *, required: bool = True) -> object:
 
 
 def _page_response(page: Page, dialect: Dialect) -> Response:
-    headers = {dialect.header("Returned-Count"): str(len(page.documents))}
+    headers = {dialect.header("Returned-Count"): str(len(page.entries))}
     if page.next_page is not None:
         headers[dialect.header("Next-Page-Token")] = page.next_page
-    return json_response(page.documents, headers=headers)
+    # The JSON a JSONResponse would render, from the hub's per-entry cache.
+    return Response(page.json(), media_type="application/json", headers=headers)
 
 
 def _document(result: Document) -> Response:

@@ -1,0 +1,111 @@
+"""Measure 5, scale: the emulator on a generated fixture of many files, against the same without them.
+
+Load time is the scale fixture's launch-to-health minus the bench fixture's (the same fixture
+without the generated tree). Latency is the median of sequential requests on one keep-alive
+connection, the same requests on both: `GET .../folders/contents` of `/Documents` and an upload
+of a small new file into it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from emulator.bench import fixtures, servers
+from emulator.bench.api_bench import API
+from emulator.bench.stats import median, ratio
+from emulator.http11 import Connection
+
+BOUNDARY = "hubbenchboundary"
+
+
+def _auth() -> str:
+    return f"User {fixtures.USER_SECRET}, Organization {fixtures.ORG_SECRET}, Element {fixtures.READ_TOKEN}"
+
+
+def contents_request(port: int) -> bytes:
+    return (
+        f"GET {API}/hubs/documents/folders/contents?path=/Documents HTTP/1.1\r\n"
+        f"Host: {servers.HOST}:{port}\r\nAuthorization: {_auth()}\r\n\r\n"
+    ).encode()
+
+
+def upload_request(port: int, index: int) -> bytes:
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="up-{index}.txt"\r\n'
+        f"Content-Type: text/plain\r\n\r\nuploaded by the benchmark\r\n--{BOUNDARY}--\r\n"
+    ).encode()
+    head = (
+        f"POST {API}/hubs/documents/files?path=/Documents/up-{index}.txt HTTP/1.1\r\n"
+        f"Host: {servers.HOST}:{port}\r\nAuthorization: {_auth()}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def sequential_ms(port: int, requests: list[bytes]) -> float:
+    """Median latency of `requests` sent one after the other on one connection."""
+    loop = asyncio.get_running_loop()
+    _, connection = await loop.create_connection(Connection, servers.HOST, port)
+    latencies: list[float] = []
+    try:
+        for request in requests:
+            started = time.perf_counter()
+            answer = await asyncio.wait_for(connection.post(request), 30.0)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if not 200 <= answer.status <= 299:
+                raise RuntimeError(f"answered {answer.status}: {answer.body[:200]!r}")
+    finally:
+        connection.close()
+    return median(latencies[len(latencies) // 10 :])  # the first tenth warms up
+
+
+def latencies(port: int, count: int) -> tuple[float, float]:
+    """(contents ms, upload ms), medians."""
+    from emulator.bench.receiver import run_loop
+
+    out: list[float] = []
+
+    async def both() -> None:
+        out.append(await sequential_ms(port, [contents_request(port)] * count))
+        out.append(await sequential_ms(port, [upload_request(port, i) for i in range(count)]))
+
+    run_loop(both())
+    servers.call_json(port, "POST", "/_emulator/reset")
+    return out[0], out[1]
+
+
+def measure(
+    made: fixtures.BenchFixtures,
+    bench: servers.ServerProcess,
+    folders: int,
+    files: int,
+    requests: int,
+    progress: Callable[[str], None],
+) -> dict[str, float]:
+    fixture = fixtures.make_scale_fixture(made, folders, files)
+    port = servers.free_port()
+    server = servers.launch("emulator (scale)", servers.emulator_command(port, fixture), port, timeout=120.0)
+    try:
+        rss = server.rss_mb()
+        base_contents, base_upload = latencies(bench.port, requests)
+        contents, upload = latencies(server.port, requests)
+        rss = max(rss, server.rss_mb())
+    finally:
+        server.stop()
+    progress(f"scale: {files:,} files start in {server.start_seconds:.2f} s, {rss:.0f} MB")
+    return {
+        "scale_files": float(files),
+        "scale_start_s": server.start_seconds,
+        "scale_load_s": max(0.0, server.start_seconds - bench.start_seconds),
+        "scale_load_cpu_s": max(0.0, server.start_cpu_seconds - bench.start_cpu_seconds),
+        "scale_rss_mb": rss,
+        "scale_contents_ms": contents,
+        "scale_upload_ms": upload,
+        "default_contents_ms": base_contents,
+        "default_upload_ms": base_upload,
+        "scale_contents_ratio": ratio(contents, base_contents),
+        "scale_upload_ratio": ratio(upload, base_upload),
+        "scale_latency_ratio": max(ratio(contents, base_contents), ratio(upload, base_upload)),
+    }

@@ -1,0 +1,137 @@
+"""What the OpenAPI fuzzer (tests/test_fuzz_openapi.py) found, kept as plain regression tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from emulator.assemble import state_seed
+from emulator.loading import load_fixture
+from emulator.runtime import Runtime, RuntimeOptions
+from emulator.web.app import create_app, route_table
+from emulator.web.openapi import openapi_document
+from tests.conftest import DEFAULT_FIXTURE, RecordingSender, hub_auth, provision
+
+HOOK = "http://receiver.test/hook"
+DAY = 24 * 3600.0
+JOB_SECONDS = 100 * DAY
+
+
+@pytest.fixture
+def slow_jobs() -> Iterator[TestClient]:
+    """Async jobs that take 100 days of emulator time; callbacks recorded, never sent."""
+    options = RuntimeOptions(job_duration=JOB_SECONDS)
+    runtime = Runtime(state_seed(load_fixture(DEFAULT_FIXTURE)), options=options, sender=RecordingSender())
+    with TestClient(create_app(runtime), follow_redirects=False) as client:
+        yield client
+
+
+def _polling(client: TestClient) -> dict[str, object]:
+    return provision(
+        client,
+        **{
+            "event.notification.enabled": "true",
+            "event.notification.callback.url": HOOK,
+            "event.vendor.type": "polling",
+            "event.poller.refresh_interval": "15",
+        },
+    )
+
+
+def test_a_clock_jump_of_centuries_runs_few_timers(client: TestClient) -> None:
+    """A polling instance ticks every 15 minutes: a jump of 500 years used to run 17 million ticks."""
+    _polling(client)
+    answer = client.post("/_emulator/clock/advance", json={"hours": 500 * 365 * 24})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["timersRun"] < 10
+
+
+def test_a_change_during_a_long_jump_is_told_at_the_tick_after_it(slow_jobs: TestClient) -> None:
+    instance = _polling(slow_jobs)
+    start = slow_jobs.get("/_emulator/clock").json()["now"]
+    headers = {**hub_auth(str(instance["token"])), "Elements-Async-Request": "true"}
+    answer = slow_jobs.post(
+        "/elements/api-v2/hubs/documents/folders", params={"path": "/Later"}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    slow_jobs.post("/_emulator/clock/advance", json={"hours": 365 * 24})
+    polled = [n for n in slow_jobs.get("/_emulator/deliveries").json() if n["kind"] == "polling"]
+    assert len(polled) == 1
+    # The job ran 100 days in; the poller's next 15-minute tick after that told of it.
+    assert polled[0]["createdAt"] == start + JOB_SECONDS + 15 * 60
+    assert polled[0]["body"]["response"]["events"][0]["path"] == "/later"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"hours": 10_000 * 365 * 24},
+        {"seconds": 1e300},
+    ],
+)
+def test_the_clock_cannot_go_past_year_9999(client: TestClient, body: dict[str, float]) -> None:
+    before = client.get("/_emulator/clock").json()
+    answer = client.post("/_emulator/clock/advance", json=body)
+    assert answer.status_code == 400 and answer.json()["error"] == "bad_request"
+    assert client.get("/_emulator/clock").json() == before
+
+
+@pytest.mark.parametrize("body", [{"now": 1e300}, {"now": 253402300800}, {"mode": "real", "scale": 1e300}])
+def test_setting_the_clock_out_of_range_is_refused(client: TestClient, body: dict[str, object]) -> None:
+    before = client.get("/_emulator/clock").json()
+    answer = client.post("/_emulator/clock", json=body)
+    assert answer.status_code == 400, answer.text
+    assert client.get("/_emulator/clock").json() == before
+
+
+def test_a_fault_status_must_be_an_http_status_whatever_the_action(client: TestClient) -> None:
+    for action in ("refuse", "delay", "fail"):
+        answer = client.post("/_emulator/faults", json={"action": action, "status": 600})
+        assert answer.status_code == 400, answer.text
+    assert client.get("/_emulator/faults").json() == []
+
+
+@pytest.mark.parametrize(
+    "query", ["format=false", "format=xml", "format=yaml&format=nope", "format=nope&format="]
+)
+def test_an_unknown_export_format_is_refused(client: TestClient, query: str) -> None:
+    answer = client.get(f"/_emulator/state?{query}")
+    assert answer.status_code == 400 and answer.json()["error"] == "bad_request"
+
+
+def test_link_settings_are_checked_even_when_the_link_exists(client: TestClient) -> None:
+    auth = hub_auth(provision(client)["token"])
+    links = "/elements/api-v2/hubs/documents/files/links"
+    assert client.get(links, params={"path": "/hello.txt"}, headers=auth).status_code == 200
+    answer = client.get(links, params={"path": "/hello.txt", "visibility": "true"}, headers=auth)
+    assert answer.status_code == 400
+    assert set(answer.json()) == {"requestId", "message", "providerMessage"}
+
+
+def test_every_operation_of_the_emulated_api_documents_its_answers() -> None:
+    """The fuzzer checks answers against these schemas: an operation without one would check nothing."""
+    document = openapi_document(route_table())
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        if path.startswith(("/elements/", "/your_moms/"))
+        for method, operation in item.items()
+        if set(operation["responses"]) <= {"2XX", "default"}
+    ]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("path", ["/_emulator/clock/advance", "/_emulator/clock"])
+def test_a_json_null_body_is_no_object(client: TestClient, path: str) -> None:
+    before = client.get("/_emulator/clock").json()
+    answer = client.post(path, content=b"null", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["error"] == "bad_request"
+    assert client.get("/_emulator/clock").json() == before
+
+
+@pytest.mark.parametrize("query", ["count=0", "count=-1", "attempts=0", "timeout=-1"])
+def test_waiting_for_nothing_is_refused(client: TestClient, query: str) -> None:
+    answer = client.get(f"/_emulator/deliveries/wait?{query}")
+    assert answer.status_code == 400 and answer.json()["error"] == "bad_request"
