@@ -579,6 +579,8 @@ async def journal(http: httpx.AsyncClient) -> dict[str, int]:
         "retries": sum(1 for a in attempts if a["tryNumber"] > 1),
         "failed_attempts": sum(1 for a in attempts if a["outcome"] == "failed"),
         "not_delivered": sum(1 for n in notifications if n["status"] != "delivered"),
+        # The `queue` organization's: each stopped its queue at a failure, and waited for a redelivery.
+        "queue_policy_notifications": sum(1 for n in notifications if n["policy"] == "queue"),
     }
 
 
@@ -621,9 +623,11 @@ async def soak(options: Options, state_dir: Path) -> dict[str, Any]:
             await asyncio.gather(*background)
             rounds = await settle(http, instances, tally, receiver)
             rss["end"] = server.rss_kib()
-            # As much again of reads, which keep nothing: memory flat here means no leak per request.
+            # Half as long again of reads, which keep nothing: flat memory here means no leak per request.
             reads_until = time.monotonic() + options.seconds / 2
+            halfway = asyncio.create_task(_sample_after(rss, "halfway_reads", server, options.seconds / 4))
             await asyncio.gather(*(client.read_only(reads_until, options.think) for client in clients))
+            await halfway
             rss["after_reads"] = server.rss_kib()
             received = await receiver.stop()
             accounting = await account_for(http, instances, received, tally)
@@ -696,14 +700,19 @@ def table(report: dict[str, Any]) -> str:
             f"{report['receiver_attempts']} attempts seen, failed {report['receiver_failed']}, "
             f"delayed {report['receiver_delayed']}, down {report['receiver_downs']}x",
         ),
-        ("redeliveries", f"{report['redeliveries']} (queued notifications sent again, repeats counted)"),
+        (
+            "queued, redelivered",
+            f"{report['queue_policy_notifications']} notifications of the queue-policy tenant, all "
+            f"delivered through {report['redeliveries']} queued -> pending moves (repeats counted)",
+        ),
         ("async jobs", f"{report['jobs']}, completions lost {report['jobs_lost']}"),
         ("lost", str(report["lost"])),
         ("extra / duplicates", f"{report['extra']} / {report['duplicates']}"),
         (
             "RSS KiB",
             f"start {rss['start']}, warm {rss.get('warm')}, end of load {rss['end_of_load']}, "
-            f"settled {rss['end']}, after as long again of reads only {rss['after_reads']}",
+            f"settled {rss['end']}, reads only for half as long: halfway {rss['halfway_reads']}, "
+            f"end {rss['after_reads']}",
         ),
         ("verdict", "PASS" if passed(report) else "FAIL"),
     ]

@@ -181,3 +181,45 @@ def test_a_thousand_changes_are_each_delivered_once_in_order(http: httpx.Client,
     assert paths == [f"/burst/{n:04}.txt" for n in range(1000)]
     ids = [c["notificationId"] for c in callbacks]
     assert len(ids) == len(set(ids)) == 1000
+
+
+def test_the_hub_through_serve_conflicts_paging_moves_and_ids(http: httpx.Client) -> None:
+    """Issue checks through `hub-emulator serve`: conflict, paging, copy/move/delete, by id = by path."""
+    _, auth = provision(http, "http://127.0.0.1:9/unused")
+    files = [f"/Walk/{n:02}.txt" for n in range(23)]
+    for path in files:
+        http.post(f"{HUB}/files", params={"path": path}, files={"file": ("f", path.encode())}, headers=auth)
+    before = http.get("/_emulator/providers/dropbox/accounts/alice/tree").json()
+    conflict = http.post(f"{HUB}/folders", params={"path": "/walk"}, json={"path": "/walk"}, headers=auth)
+    assert conflict.status_code == 409
+    assert "conflict" in conflict.json()["providerMessage"]
+    assert http.get("/_emulator/providers/dropbox/accounts/alice/tree").json() == before
+    seen: list[str] = []
+    token = None
+    while True:
+        params = {"path": "/walk", "pageSize": 5, **({"nextPage": token} if token else {})}
+        page = http.get(f"{HUB}/folders/contents", params=params, headers=auth)
+        seen += [d["path"] for d in page.json()]
+        assert page.headers["Your_moms-Returned-Count"] == str(len(page.json()))
+        token = page.headers.get("Your_moms-Next-Page-Token")
+        if token is None:
+            break
+    assert seen == files
+    copied = http.post(f"{HUB}/folders/copy", params={"path": "/Walk"}, json={"path": "/Walk2"}, headers=auth)
+    assert copied.status_code == 200
+    moved = http.patch(
+        f"{HUB}/folders/metadata", params={"path": "/Walk2"}, json={"path": "/Moved"}, headers=auth
+    )
+    assert moved.status_code == 200
+    assert http.delete(f"{HUB}/folders", params={"path": "/walk"}, headers=auth).status_code == 200
+    tree = {
+        e["path_display"]
+        for e in http.get("/_emulator/providers/dropbox/accounts/alice/tree").json()["entries"]
+    }
+    assert {f.replace("/Walk/", "/Moved/") for f in files} <= tree
+    assert not any(p.startswith("/Walk") for p in tree)
+    by_path = http.get(f"{HUB}/files/metadata", params={"path": "/moved/07.TXT"}, headers=auth).json()
+    by_id = http.get(f"{HUB}/files/{by_path['id']}/metadata", headers=auth).json()
+    by_ref = http.get(f"{HUB}/files/{by_path['refId']}/metadata", headers=auth).json()
+    assert by_path == by_id == by_ref
+    assert http.get(f"{HUB}/files/{by_path['id']}", headers=auth).content == b"/Walk/07.txt"

@@ -226,3 +226,32 @@ def _wait_for_generation(http: httpx.Client, wanted: int) -> int:
             return generation
         time.sleep(0.05)
     return -1
+
+
+def test_two_tenants_side_by_side_never_see_each_other(events_client: TestClient) -> None:
+    first = events_client.post("/_emulator/tenants").json()
+    second = events_client.post("/_emulator/tenants").json()
+
+    def tree(tenant: dict[str, Any]) -> set[tuple[str, str, str | None]]:
+        """What a user sees of the account (ids are new in every fresh copy, so they are left out)."""
+        url = "/_emulator/providers/dropbox/accounts/alice/tree"
+        entries = events_client.get(url, params={"tenant": tenant["id"]}).json()["entries"]
+        return {(e["path_display"], e[".tag"], e.get("content_hash")) for e in entries}
+
+    def auth(tenant: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"User {tenant['userSecret']}, Organization {tenant['organizationSecret']}"}
+
+    second_before = tree(second)
+    operations = "/_emulator/providers/dropbox/accounts/alice/operations"
+    made = events_client.post(operations, params={"tenant": first["id"]}, json={"op": "mkdir", "path": "/Mine"})
+    assert made.status_code == 200
+    assert ("/Mine", "folder", None) in tree(first)
+    assert tree(second) == second_before
+    assert events_client.get("/elements/api-v2/instances", headers=auth(second)).json() == []
+    events_client.post(operations, params={"tenant": second["id"]}, json={"op": "mkdir", "path": "/Theirs"})
+    first_before = tree(first)
+    assert events_client.post(f"/_emulator/tenants/{second['id']}/reset").status_code == 200
+    assert tree(second) == second_before
+    assert tree(first) == first_before
+    default = events_client.get("/_emulator/providers/dropbox/accounts/alice/tree").json()
+    assert "/mine" not in json.dumps(default).lower() and "/theirs" not in json.dumps(default).lower()

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 from starlette.testclient import TestClient
 
 from emulator.assemble import state_seed
@@ -129,10 +129,19 @@ class Isolation(RuleBasedStateMachine):
             "changes": get(f"{ACCOUNTS}/alice/changes", params={"tenant": b.id}).json(),
             "codes": get("/_emulator/oauth/codes", params={"tenant": b.id}).json(),
             "deliveries": get("/_emulator/deliveries", params={"instanceId": instance_id}).json(),
-            "queue": [s for s in get("/_emulator/subscriptions").json() if s["owner"] == str(b.org_id)],
+            # The queue B's callbacks wait in at HOOK: B's own (or one shared, were queues not owned).
+            "queue": [
+                s
+                for s in get("/_emulator/subscriptions").json()
+                if s["url"] == HOOK and s.get("owner", "") in ("", str(b.org_id))
+            ],
         }
 
     # -- what A does ------------------------------------------------------------------------
+    @initialize(target=a_instances)
+    def first_instance(self) -> dict[str, Any]:
+        return self.a.provision(self.client)
+
     @rule(target=a_instances, vendor=st.sampled_from(["webhook", "polling"]))
     def provision(self, vendor: str) -> dict[str, Any]:
         return self.a.provision(self.client, vendor)
@@ -267,3 +276,25 @@ Isolation.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestTenantIsolation = Isolation.TestCase
+
+
+def test_a_halted_queue_at_a_shared_url_holds_back_only_its_organization() -> None:
+    sender = RecordingSender()
+    runtime = Runtime(state_seed(load_fixture(DEFAULT_FIXTURE)), sender=sender)
+    with TestClient(create_app(runtime), follow_redirects=False) as client:
+        a, b = Tenant(client, HOOK), Tenant(client, HOOK)
+        client.put(f"/_emulator/organizations/{a.org_id}/policy", json={"policy": "queue"})
+        a_token, b_token = a.provision(client)["token"], b.provision(client)["token"]
+        sender.fail(HOOK, 503)
+        client.post(f"{HUB}/folders", params={"path": "/A1"}, headers=a.hub_auth(a_token))
+        client.get("/_emulator/deliveries/wait", params={"attempts": 1, "timeout": 10})
+        client.post(f"{HUB}/folders", params={"path": "/A2"}, headers=a.hub_auth(a_token))
+        client.post(f"{HUB}/folders", params={"path": "/B1"}, headers=b.hub_auth(b_token))
+        waited = client.get("/_emulator/deliveries/wait", params={"count": 1, "timeout": 10})
+        assert waited.status_code == 200, waited.text
+        [delivered] = waited.json()["deliveries"]
+        assert delivered["body"]["response"]["events"][0]["path"] == "/b1"
+        queued = client.get(f"{API}/notifications/subscriptions/deliveries", headers=a.auth).json()
+        assert [n["body"]["response"]["events"][0]["path"] for n in queued] == ["/a1", "/a2"]
+        states = {s["owner"]: s["state"] for s in client.get("/_emulator/subscriptions").json()}
+        assert states == {str(a.org_id): "queueing", str(b.org_id): "active"}

@@ -63,7 +63,10 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     found = Receiver()
     app = Starlette(routes=[Route("/{path:path}", found.endpoint, methods=["POST"])])
-    sock = socket.socket()
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket says so, and without it (plain asyncio + h11, no uvloop) Nagle's algorithm and
+    # delayed ACKs cost every answer 40 ms.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     found.port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))

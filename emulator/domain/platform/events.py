@@ -389,7 +389,7 @@ class EventService:
                 kind=kind,
                 created_at=self.state.clock.now(),
                 policy=policy,
-                owner="",
+                owner=str(instance.organization_id),  # its organization's own queue at this URL
             )
             event.notification_ids.append(notification_id)
             self.engine.submit(notification)
