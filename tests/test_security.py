@@ -287,3 +287,20 @@ def _exercise(url: str) -> list[str]:
             tenant["organizationSecret"],
             tenant["userSecret"],
         ]
+
+
+def test_scenarios_and_sink_deliveries_work_behind_the_token() -> None:
+    """Callbacks to a built-in sink carry no token (the delivery engine sends them): they must pass,
+    and a scenario run through the control plane calls the control plane with the token it got."""
+    from emulator.server import ServerThread
+
+    runtime = load_runtime(DEFAULT_FIXTURE, options=RuntimeOptions(control_token=TOKEN))
+    server = ServerThread(runtime).start()
+    try:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=60) as http:
+            assert http.post("/_emulator/scenarios/guide-folder-create/run").status_code == 401
+            report = http.post("/_emulator/scenarios/guide-folder-create/run", headers=BEARER)
+            assert report.status_code == 200, report.text
+            assert http.get("/_emulator/sinks/x").status_code == 401  # reading a sink still needs it
+    finally:
+        server.stop()

@@ -243,7 +243,9 @@ def test_two_tenants_side_by_side_never_see_each_other(events_client: TestClient
 
     second_before = tree(second)
     operations = "/_emulator/providers/dropbox/accounts/alice/operations"
-    made = events_client.post(operations, params={"tenant": first["id"]}, json={"op": "mkdir", "path": "/Mine"})
+    made = events_client.post(
+        operations, params={"tenant": first["id"]}, json={"op": "mkdir", "path": "/Mine"}
+    )
     assert made.status_code == 200
     assert ("/Mine", "folder", None) in tree(first)
     assert tree(second) == second_before

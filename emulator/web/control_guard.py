@@ -2,11 +2,10 @@
 
 With a control token, the control plane and the console require it. The emulated API has secrets
 of its own; the control plane can reset, read and replace everything, so once the emulator listens
-beyond loopback it must not answer strangers. A request to
-`/_emulator/...` passes with `Authorization: Bearer <token>`, `X-Emulator-Token: <token>`, or, for
-pages a browser opens (the console, its event stream), `?token=<token>` on a GET, which also sets
-a same-site cookie so that the page's own requests pass too. `/_emulator/health` stays open, so
-that readiness checks need no secret.
+beyond loopback it must not answer strangers. A request to `/_emulator/...` passes with
+`Authorization: Bearer <token>`, `X-Emulator-Token: <token>`, or, for pages a browser opens (the
+console, its event stream), `?token=<token>` on a GET, which also sets a same-site cookie so that
+the page's own requests pass too. `/_emulator/health` stays open: readiness checks need no secret.
 """
 
 from __future__ import annotations
@@ -73,7 +72,9 @@ class ControlGuard:
         self.token = check_token(token).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not guarded(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or not guarded(
+            scope["path"], scope.get("method", "GET")
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -107,7 +108,14 @@ class ControlGuard:
         return send_with_cookie
 
 
-def guarded(path: str) -> bool:
+# A built-in sink receives callbacks from the delivery engine, which sends no control token: its
+# POST stays open (it records a request, and changes nothing of the platform's state).
+SINK_DELIVERY = re.compile(r"/_emulator/sinks/[^/]+")
+
+
+def guarded(path: str, method: str = "GET") -> bool:
+    if method == "POST" and SINK_DELIVERY.fullmatch(path):
+        return False
     return (path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")) and path not in OPEN_PATHS
 
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.domain.errors import NotFound
-from emulator.web.context import json_response, origin_of
+from emulator.web.context import json_response, origin_of, runtime_of
 
 PREFIX = "/_emulator/scenarios"
 # Long enough for an expect step's longest wait, plus the requests around it.
@@ -43,7 +43,12 @@ async def run(request: Request) -> Response:
         return json_response(body, status=400)
     origin = origin_of(request)
     transport = httpx.ASGITransport(app=request.app)
-    async with httpx.AsyncClient(transport=transport, base_url=origin, timeout=CLIENT_TIMEOUT) as client:
+    token = runtime_of(request).options.control_token
+    # The steps call the control plane too: they carry the token this request got past the guard with.
+    headers = {"X-Emulator-Token": token} if token else {}
+    async with httpx.AsyncClient(
+        transport=transport, base_url=origin, timeout=CLIENT_TIMEOUT, headers=headers
+    ) as client:
         report = await run_scenario(scenario, origin, client)
     return json_response(report.to_json(), status=200 if report.passed else 422)
 
