@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from emulator.domain.clock import Clock
 from emulator.domain.delivery import SubscriptionInfo
 from emulator.domain.errors import InvalidInput
 from emulator.domain.platform.hub import media_type
@@ -95,19 +94,6 @@ def instance_summaries(runtime: Runtime) -> list[dict[str, Any]]:
     subscriptions = {s["url"]: s for s in runtime.engine.subscriptions()}
     found = sorted(runtime.state.instances.values(), key=lambda i: i.id)
     return [instance_summary(i, subscriptions) for i in found]
-
-
-def clock_json(clock: Clock) -> dict[str, Any]:
-    """The shape of `GET /_emulator/clock`."""
-    now = clock.now()
-    return {
-        "now": now,
-        "iso": format_time(now),
-        "mode": clock.mode,
-        "scale": clock.scale,
-        "pendingTimers": len(clock.pending()),
-        "nextDue": clock.next_due(),
-    }
 
 
 async def organizations(request: Request) -> Response:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator import __version__
-from emulator.domain.clock import CLOCK_MODES, LATEST, MAX_SCALE
+from emulator.domain.clock import CLOCK_MODES, LATEST, MAX_SCALE, Clock
 from emulator.domain.errors import InvalidInput
 from emulator.domain.provider.content import format_time, parse_time
 from emulator.domain.state import DEFAULT_TENANT
@@ -77,8 +77,8 @@ async def reset_tenant(request: Request) -> Response:
 
 
 # -- clock -------------------------------------------------------------------------------
-def _clock_json(request: Request) -> dict[str, Any]:
-    clock = state_of(request).clock
+def clock_json(clock: Clock) -> dict[str, Any]:
+    """The shape of `GET /_emulator/clock` (the console's stream sends it too)."""
     now = clock.now()
     return {
         "now": now,
@@ -88,6 +88,11 @@ def _clock_json(request: Request) -> dict[str, Any]:
         "pendingTimers": len(clock.pending()),
         "nextDue": clock.next_due(),
     }
+
+
+
+def _clock_json(request: Request) -> dict[str, Any]:
+    return clock_json(state_of(request).clock)
 
 
 async def get_clock(request: Request) -> Response:

@@ -32,8 +32,9 @@ from emulator.domain.platform.events import Event
 from emulator.domain.platform.instances import Instance
 from emulator.domain.provider.store import Change
 from emulator.runtime import Runtime
-from emulator.web.console_data_routes import clock_json, instance_summaries
+from emulator.web.console_data_routes import instance_summaries
 from emulator.web.context import runtime_of
+from emulator.web.control_routes import clock_json
 from emulator.web.delivery_json import attempt_json, notification_json
 
 log = logging.getLogger("emulator.web.stream")
