@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -120,3 +121,30 @@ def events_runtime(sender: RecordingSender) -> Runtime:
 def events_client(events_runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(events_runtime), follow_redirects=False) as test_client:
         yield test_client
+
+
+def provision_by_side_channel(
+    http: httpx.Client,
+    callback_url: str,
+    *,
+    name: str = "Test",
+    tenant: str | None = None,
+    auth: Mapping[str, str] = PLATFORM_AUTH,
+    **config: str,
+) -> dict[str, Any]:
+    """An instance with events to `callback_url`, its code from `POST /_emulator/oauth/codes`
+    (no consent page): for tests about something else than the OAuth steps."""
+    issued = {"account": "alice", "clientId": API_KEY, "redirectUri": APP_CALLBACK}
+    code = http.post("/_emulator/oauth/codes", json={**issued, **({"tenant": tenant} if tenant else {})})
+    assert code.status_code == 201, code.text
+    settings = {
+        "event.notification.enabled": "true",
+        "event.notification.callback.url": callback_url,
+        **config,
+    }
+    body = instance_body(code.json()["code"], **settings)
+    body["name"] = name
+    answer = http.post("/elements/api-v2/instances", json=body, headers=dict(auth))
+    assert answer.status_code == 200, answer.text
+    created: dict[str, Any] = answer.json()
+    return created

@@ -23,12 +23,16 @@ import httpx
 import pytest
 
 from emulator.assemble import load_runtime
-from tests.conftest import API_KEY, API_SECRET, DEFAULT_FIXTURE, PLATFORM_AUTH, ROOT, hub_auth
+from tests.conftest import (
+    DEFAULT_FIXTURE,
+    ROOT,
+    hub_auth,
+    provision_by_side_channel,
+)
 from tests.receiver import running_receiver
 
 READY = re.compile(r"hub-emulator ready on (http://\S+)")
 HUB = "/elements/api-v2/hubs/documents"
-REDIRECT = "https://app.test/auth"
 
 
 def free_port() -> int:
@@ -72,25 +76,7 @@ def server(state_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 def provision(http: httpx.Client, hook: str) -> dict[str, Any]:
-    code = http.post(
-        "/_emulator/oauth/codes", json={"account": "alice", "clientId": API_KEY, "redirectUri": REDIRECT}
-    ).json()["code"]
-    body = {
-        "element": {"key": "dropbox"},
-        "providerData": {"code": code},
-        "configuration": {
-            "oauth.callback.url": REDIRECT,
-            "oauth.api.key": API_KEY,
-            "oauth.api.secret": API_SECRET,
-            "event.notification.enabled": "true",
-            "event.notification.callback.url": hook,
-        },
-        "name": "restarted",
-    }
-    answer = http.post("/elements/api-v2/instances", json=body, headers=PLATFORM_AUTH)
-    assert answer.status_code == 200, answer.text
-    created: dict[str, Any] = answer.json()
-    return created
+    return provision_by_side_channel(http, hook, name="restarted")
 
 
 class Load:

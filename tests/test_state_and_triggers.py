@@ -14,7 +14,15 @@ from typing import Any
 import httpx
 from starlette.testclient import TestClient
 
-from tests.conftest import DEFAULT_FIXTURE, PLATFORM_AUTH, ROOT, RecordingSender, hub_auth, provision
+from tests.conftest import (
+    DEFAULT_FIXTURE,
+    PLATFORM_AUTH,
+    ROOT,
+    RecordingSender,
+    hub_auth,
+    provision,
+    provision_by_side_channel,
+)
 from tests.serving import Served, serving
 
 HOOK = "http://receiver.test/hook"
@@ -142,26 +150,7 @@ def served_client(*args: str) -> Iterator[tuple[Served, httpx.Client]]:
 
 
 def _provision_over_http(http: httpx.Client, hook: str) -> dict[str, Any]:
-    code = http.post(
-        "/_emulator/oauth/codes",
-        json={"account": "alice", "clientId": "fake_Dropbox_api_key", "redirectUri": "https://app.test/auth"},
-    ).json()["code"]
-    body = {
-        "element": {"key": "dropbox"},
-        "providerData": {"code": code},
-        "configuration": {
-            "oauth.callback.url": "https://app.test/auth",
-            "oauth.api.key": "fake_Dropbox_api_key",
-            "oauth.api.secret": "fake_Dropbox_api_secret",
-            "event.notification.enabled": "true",
-            "event.notification.callback.url": hook,
-        },
-        "name": "saved",
-    }
-    answer = http.post("/elements/api-v2/instances", json=body, headers=PLATFORM_AUTH)
-    assert answer.status_code == 200, answer.text
-    created: dict[str, Any] = answer.json()
-    return created
+    return provision_by_side_channel(http, hook, name="saved")
 
 
 def test_state_file_survives_a_restart_with_next_ids_and_nothing_resent(tmp_path: Path) -> None:

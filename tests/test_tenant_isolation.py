@@ -22,12 +22,11 @@ from emulator.assemble import state_seed
 from emulator.loading import load_fixture
 from emulator.runtime import Runtime
 from emulator.web.app import create_app
-from tests.conftest import API_KEY, API_SECRET, DEFAULT_FIXTURE, RecordingSender
+from tests.conftest import DEFAULT_FIXTURE, RecordingSender, provision_by_side_channel
 
 API = "/elements/api-v2"
 HUB = API + "/hubs/documents"
 ACCOUNTS = "/_emulator/providers/dropbox/accounts"
-REDIRECT = "https://app.test/auth"
 HOOK = "http://receiver.test/hook"  # one receiver for both tenants, as parallel test workers may share
 # Names B uses too, so that A's writes land on the very paths B holds in its own account.
 PATHS = st.sampled_from(["/B-only", "/B-only/b.txt", "/Shared", "/shared.txt", "/Documents", "/hello.txt"])
@@ -47,27 +46,14 @@ class Tenant:
         return {"Authorization": f"User {self.user_secret}, Organization {self.org_secret}, Element {token}"}
 
     def provision(self, client: TestClient, vendor: str = "webhook") -> dict[str, Any]:
-        code = client.post(
-            "/_emulator/oauth/codes",
-            json={"tenant": self.id, "account": "alice", "clientId": API_KEY, "redirectUri": REDIRECT},
-        ).json()["code"]
-        body = {
-            "element": {"key": "dropbox"},
-            "providerData": {"code": code},
-            "configuration": {
-                "oauth.callback.url": REDIRECT,
-                "oauth.api.key": API_KEY,
-                "oauth.api.secret": API_SECRET,
-                "event.notification.enabled": "true",
-                "event.notification.callback.url": self.hook,
-                "event.vendor.type": vendor,
-            },
-            "name": f"{self.id} {vendor}",
-        }
-        answer = client.post(f"{API}/instances", json=body, headers=self.auth)
-        assert answer.status_code == 200, answer.text
-        created: dict[str, Any] = answer.json()
-        return created
+        return provision_by_side_channel(
+            client,
+            self.hook,
+            name=f"{self.id} {vendor}",
+            tenant=self.id,
+            auth=self.auth,
+            **{"event.vendor.type": vendor},
+        )
 
 
 class Isolation(RuleBasedStateMachine):
