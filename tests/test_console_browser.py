@@ -427,15 +427,7 @@ def test_every_view_fits_a_narrow_window(
     window = browser.new_context(viewport=NARROW, storage_state=context.storage_state())
     page = problems.watch(window.new_page())
     base = provisioned.page.url.split("#")[0]
-    for view in (
-        "catalog",
-        "catalog/documents",
-        "catalog/documents/dropbox",
-        "instances",
-        "dropbox",
-        "timeline",
-        "actions",
-    ):
+    for view in VIEWS:
         page.goto(f"{base}#/{view}")
         expect(page.locator("#view-title")).to_be_visible()
         page.wait_for_timeout(50)  # the live stream's first burst

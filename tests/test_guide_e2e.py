@@ -14,16 +14,9 @@ from emulator.domain.provider.content import content_hash
 from tests.conftest import API_KEY, API_SECRET, APP_CALLBACK, DEFAULT_FIXTURE, PLATFORM_AUTH
 from tests.receiver import Receiver, running_receiver
 from tests.serving import serving
+from tests.test_hub_folders import GUIDE_COPY_BODY as GUIDE_COPY
+from tests.test_hub_folders import GUIDE_CREATE_BODY as GUIDE_FOLDER
 
-GUIDE_FOLDER = {
-    "path": "/testfoldercreate",
-    "tags": ["TestFolderCreate"],
-    "createdDate": "",
-    "size": 0,
-    "name": "TestFolderCreate",
-    "directory": False,
-}
-GUIDE_COPY = {"path": "/testfoldercopy", "tags": ["TestFolderCopy"], "name": "TestFolderCopy"}
 HUB = "/your_moms/api-v2/hubs/documents"
 
 
