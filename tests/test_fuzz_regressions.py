@@ -135,3 +135,27 @@ def test_a_json_null_body_is_no_object(client: TestClient, path: str) -> None:
 def test_waiting_for_nothing_is_refused(client: TestClient, query: str) -> None:
     answer = client.get(f"/_emulator/deliveries/wait?{query}")
     assert answer.status_code == 400 and answer.json()["error"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"list_folder": {"accounts": []}, "delta": ""},
+        {"list_folder": ["dbid:x"]},
+        {"list_folder": {"accounts": "dbid:x"}},
+    ],
+)
+def test_a_provider_notification_of_the_wrong_shape_is_refused(client: TestClient, body: object) -> None:
+    answer = client.post("/elements/api-v2/events/dropbox", json=body)
+    assert answer.status_code == 400
+    assert "list_folder" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/_emulator/providers/dropbox/accounts/alice/tokens", "/elements/api-v2/hubs/documents/folders"]
+)
+def test_a_json_null_where_a_body_may_be_left_out_is_refused(client: TestClient, path: str) -> None:
+    headers = {"Content-Type": "application/json", **hub_auth(provision(client)["token"])}
+    answer = client.post(path + "?path=/made-by-null", content=b"null", headers=headers)
+    assert answer.status_code == 400 and "null" in answer.json()["message"]
+    assert client.get("/_emulator/providers/dropbox/accounts/alice/tree").text.count("made-by-null") == 0

@@ -137,6 +137,24 @@ def test_tags_are_listed_only_with_fetch_tags(hub: Hub) -> None:
     assert next(d for d in tagged if d["name"] == "Photos")["tags"] == ["pics"]
 
 
+def test_a_listing_read_again_after_a_change_shows_the_change(hub: Hub) -> None:
+    """Listings are served from caches while nothing changes; each kind of change must show at once."""
+
+    def listed() -> dict[str, Any]:
+        answer = hub.call("GET", "/folders/contents", params={"path": "/", "fetchTags": "true"})
+        return {d["name"]: d for d in answer.json()}
+
+    assert "Photos" in listed() and "New" not in listed()
+    hub.call("PATCH", "/folders/metadata", params={"path": "/Photos"}, json={"tags": ["again"]})
+    assert listed()["Photos"]["tags"] == ["again"]
+    hub.call("POST", "/folders", json={"path": "/New"})
+    assert "New" in listed()
+    hub.call("PATCH", "/folders/metadata", params={"path": "/New"}, json={"path": "/Renamed"})
+    assert "New" not in listed() and "Renamed" in listed()
+    hub.call("DELETE", "/folders", params={"path": "/Renamed"})
+    assert "Renamed" not in listed()
+
+
 def walk_pages(hub: Hub, path: str, page_size: int, between: Any = None) -> list[list[str]]:
     pages: list[list[str]] = []
     params: dict[str, Any] = {"path": path, "pageSize": page_size}

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
+from starlette.testclient import TestClient
 
 from emulator.web.app import route_table
 from emulator.web.routing import IndexedRouter
@@ -49,3 +53,37 @@ def test_routes_added_later_are_found() -> None:
     assert router._candidates_for("/late/route") == []
     router.routes.append(Route("/late/route", endpoint))
     assert [r.path for r in router._candidates_for("/late/route") if isinstance(r, Route)] == ["/late/route"]
+
+
+def _echo_app() -> Starlette:
+    async def show(request: Request) -> JSONResponse:
+        return JSONResponse({"route": request.scope["route"].name, **request.path_params})
+
+    app = Starlette()
+    app.router = IndexedRouter(
+        routes=[
+            Route("/items/{item_id:int}", show, methods=["GET"], name="get"),
+            Route("/items/{item_id:int}", show, methods=["DELETE"], name="delete"),
+            Route("/items/{item_id:int}/parts/{part}", show, methods=["GET"], name="part"),
+        ]
+    )
+    return app
+
+
+def test_a_remembered_match_still_answers_each_request_by_its_own_method_and_parameters() -> None:
+    with TestClient(_echo_app()) as client:
+        for _ in range(2):  # the second round is answered from what the first remembered
+            assert client.get("/items/1").json() == {"route": "get", "item_id": 1}
+            assert client.delete("/items/1").json() == {"route": "delete", "item_id": 1}
+            assert client.get("/items/2").json() == {"route": "get", "item_id": 2}
+            assert client.get("/items/2/parts/x").json() == {"route": "part", "item_id": 2, "part": "x"}
+            assert client.put("/items/1").status_code == 405
+            assert client.get("/items/one").status_code == 404
+
+
+def test_a_remembered_match_gives_way_to_a_route_table_that_changed() -> None:
+    app = _echo_app()
+    with TestClient(app) as client:
+        assert client.get("/items/1").json()["route"] == "get"
+        app.router.routes.clear()
+        assert client.get("/items/1").status_code == 404

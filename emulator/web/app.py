@@ -24,6 +24,7 @@ from emulator.web import (
     state_routes,
     stream_routes,
 )
+from emulator.web.context import RuntimeApp
 from emulator.web.control_guard import ControlGuard, TargetLimit
 from emulator.web.dropbox_api import control as dropbox_api_control
 from emulator.web.dropbox_api import oauth as dropbox_oauth
@@ -79,8 +80,7 @@ def create_app(runtime: Runtime) -> Starlette:
     guards = [Middleware(TargetLimit)]
     if runtime.options.control_token:
         guards.append(Middleware(ControlGuard, token=runtime.options.control_token))
-    app = Starlette(exception_handlers=HANDLERS, middleware=guards)
+    app = RuntimeApp(runtime, exception_handlers=HANDLERS, middleware=guards)
     # Starlette's own Router, only quicker to find a route (see emulator.web.routing).
     app.router = IndexedRouter(routes=route_table(), lifespan=lifespan)
-    app.state.runtime = runtime
     return app

@@ -31,11 +31,15 @@ def parse_json(request: Request, raw: bytes, *, required: bool = True) -> Any:
     if content_type and not (content_type in JSON_TYPES or content_type.endswith("+json")):
         raise UnsupportedMediaType(f"expected a JSON body, got Content-Type {content_type}")
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except RecursionError:
         raise InvalidInput("the JSON body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as problem:
         raise InvalidInput(f"the body is not valid JSON: {problem}") from None
+    if value is None and not required:
+        # Where a body may be left out, None means "none sent": a `null` sent is no object either.
+        raise InvalidInput("the JSON body is null: send an object, or no body at all")
+    return value
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

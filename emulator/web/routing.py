@@ -7,6 +7,9 @@ dialects, or anything), and the routes a request's leading segments allow are fo
 distinct leading segments and kept. Those candidates are tried in the table's order; the first
 full match is what Starlette's own loop would have found, since no other route can match the path.
 Anything else (a method mismatch, a redirect, a 404) goes to Starlette's own loop, unchanged.
+
+A full match is also remembered by path and method: a client repeats the same few requests, and
+matching a route (a regex, its converters) was a tenth of a cached folder listing's CPU.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from emulator.dialects import DIALECTS
 
 SEGMENTS = 3  # leading segments looked at: enough to tell /{dialect}/api-v2/<area> apart
 MAX_KEYS = 4096  # distinct leading segments remembered (ids may appear in them)
+
+# A remembered full match: the route, its endpoint, the path parameters its converters gave.
+Matched = tuple[Route, Any, dict[str, Any]]
 
 # None: the route accepts any value in that segment (and in every later one).
 Allowed = frozenset[str] | None
@@ -47,18 +53,23 @@ class IndexedRouter(Router):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._indexed: list[BaseRoute] | None = None
+        self._indexed: list[BaseRoute] = []
         self._indexed_count = -1
         self._constraints: list[tuple[Allowed, ...]] = []
         self._candidates: dict[tuple[str, ...], Sequence[BaseRoute]] = {}
+        self._matched: dict[tuple[str, str], Matched] = {}
 
-    def _candidates_for(self, path: str) -> Sequence[BaseRoute]:
+    def _refresh(self) -> None:
         # Made again when routes were added or removed (or the list replaced) since it was made.
-        if self._indexed is not self.routes or self._indexed_count != len(self.routes):
+        if self._indexed is not self.routes or self._indexed_count != len(self.routes):  # first call too
             self._indexed = self.routes
             self._indexed_count = len(self.routes)
             self._constraints = [_allowed(route) for route in self._indexed]
             self._candidates = {}
+            self._matched = {}
+
+    def _candidates_for(self, path: str) -> Sequence[BaseRoute]:
+        self._refresh()
         key = tuple(path.split("/", SEGMENTS + 1)[1 : SEGMENTS + 1])
         found = self._candidates.get(key)
         if found is None:
@@ -73,9 +84,24 @@ class IndexedRouter(Router):
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for route in self._candidates_for(get_route_path(scope)):
+            self._refresh()
+            path = get_route_path(scope)
+            key = (path, scope["method"])
+            matched = self._matched.get(key)
+            if matched is not None:
+                known, endpoint, params = matched
+                scope.setdefault("router", self)
+                scope["route"] = known
+                scope["endpoint"] = endpoint
+                scope["path_params"] = dict(params)
+                await known.handle(scope, receive, send)
+                return
+            for route in self._candidates_for(path):
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
+                    if isinstance(route, Route) and "path_params" not in scope:
+                        params = dict(child_scope["path_params"])
+                        self._remember(key, (route, child_scope["endpoint"], params))
                     scope.setdefault("router", self)
                     scope["route"] = route
                     scope.update(child_scope)
@@ -84,6 +110,12 @@ class IndexedRouter(Router):
                 if match is Match.PARTIAL:
                     break  # Starlette's loop decides between partial matches and later full ones
         await super().app(scope, receive, send)
+
+    def _remember(self, key: tuple[str, str], matched: Matched) -> None:
+        # Only a plain route's match at the top: a mount, or a router below one, changes more of the scope.
+        if len(self._matched) >= MAX_KEYS:
+            self._matched.clear()  # simpler than LRU: the requests in use come back at once
+        self._matched[key] = matched
 
 
 def _accepts(constraints: tuple[Allowed, ...], key: tuple[str, ...]) -> bool:

@@ -41,10 +41,15 @@ class Connector:
     hub: str
     wire: dict[str, Any]
     config: tuple[ConfigKey, ...] = field(default=DROPBOX_CONFIG)
+    # Looked up for every configuration entry of every instance the API answers with.
+    _by_key: dict[str, ConfigKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", {c.key: c for c in reversed(self.config)})
 
     def config_key(self, key: str) -> ConfigKey | None:
-        return next((c for c in self.config if c.key == key), None)
+        return self._by_key.get(key)
 
     def is_secret(self, key: str) -> bool:
-        found = self.config_key(key)
+        found = self._by_key.get(key)
         return found is not None and found.secret

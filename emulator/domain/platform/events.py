@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any, Literal
 
 from emulator.dialects import DIALECTS
 from emulator.domain.clock import Timer
+from emulator.domain.compact_json import compact_json
 from emulator.domain.delivery import DeliveryEngine, Notification, NotificationKind
 from emulator.domain.errors import DomainError, InvalidInput, NotFound
 from emulator.domain.platform.instances import Instance, is_http_url
@@ -57,7 +57,7 @@ def callback_body(event_id: int, instance_id: int, response: dict[str, Any], not
         "response": response,
         "notificationId": notification_id,
     }
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json(body)
 
 
 def signature(key: str, body: bytes) -> str:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote, unquote
 
+from emulator.domain.compact_json import compact_json
 from emulator.domain.errors import InvalidInput, NotFound, TooLarge
 from emulator.domain.provider import paths
 from emulator.domain.provider.content import format_time
@@ -266,13 +267,26 @@ class Page:
 
     def json(self) -> bytes:
         """The Documents as a JSON array, exactly as `json.dumps` writes them compactly (UTF-8)."""
-        return b"[" + b",".join(document_json(e, with_tags=self.with_tags) for e in self.entries) + b"]"
+        # Keyed by the entries' identities: the page's text is the same while they are the same.
+        key = (self.with_tags, *map(id, self.entries))
+        found = _PAGE_JSON.get(key)
+        if found is not None:
+            return found[1]
+        data = b"[" + b",".join(document_json(e, with_tags=self.with_tags) for e in self.entries) + b"]"
+        if len(_PAGE_JSON) >= _PAGE_JSON_MAX:
+            _PAGE_JSON.clear()
+        _PAGE_JSON[key] = (tuple(self.entries), data)
+        return data
 
 
 # An entry's Document as JSON, by the entry's identity: entries are never mutated (store.py), so
 # the text never goes stale. It holds the entry, so an id is not reused while it is here.
 _DOCUMENT_JSON: dict[tuple[int, bool], tuple[Entry, bytes]] = {}
 _DOCUMENT_JSON_MAX = 8192
+# A page's JSON array by its entries' identities (and with_tags). It holds the entries, so none of
+# those ids is reused while the page is here.
+_PAGE_JSON: dict[tuple[object, ...], tuple[tuple[Entry, ...], bytes]] = {}
+_PAGE_JSON_MAX = 256
 
 
 def document_json(entry: Entry, *, with_tags: bool = True) -> bytes:
@@ -281,9 +295,7 @@ def document_json(entry: Entry, *, with_tags: bool = True) -> bytes:
     found = _DOCUMENT_JSON.get(key)
     if found is not None and found[0] is entry:
         return found[1]
-    data = json.dumps(
-        document(entry, with_tags=with_tags), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode()
+    data = compact_json(document(entry, with_tags=with_tags))
     if len(_DOCUMENT_JSON) >= _DOCUMENT_JSON_MAX:
         _DOCUMENT_JSON.clear()  # simpler than LRU, and a listing refills it at once
     _DOCUMENT_JSON[key] = (entry, data)
@@ -320,11 +332,14 @@ def _paged(
     entries: Sequence[Entry], base_key: str, listing: str, page: PageRequest, *, with_tags: bool
 ) -> Page:
     """One page of `entries` (sorted by path_lower, all below `base_key`)."""
-    keys = [e.path_lower[len(base_key) :] for e in entries]
-    start = 0 if page.token is None else bisect.bisect_right(keys, _after(page.token, listing))
+    cut = len(base_key)
+    start = 0
+    if page.token is not None:
+        keys = [e.path_lower[cut:] for e in entries]
+        start = bisect.bisect_right(keys, _after(page.token, listing))
     chosen = entries[start : start + page.size]
     more = start + page.size < len(entries)
-    token = _token(listing, keys[start + page.size - 1]) if more else None
+    token = _token(listing, entries[start + page.size - 1].path_lower[cut:]) if more else None
     return Page(chosen, token, with_tags)
 
 
@@ -477,7 +492,7 @@ class DocumentsHub:
 
     def contents(self, where: Locator, page: PageRequest, *, fetch_tags: bool) -> Page:
         folder = self.entry(where, "folder")
-        children = self.store.children(folder.path_display)
+        children = self.store.children_of(folder)
         return _paged(children, folder.path_lower, f"contents:{folder.id}", page, with_tags=fetch_tags)
 
     def search(self, query: SearchQuery, page: PageRequest) -> Page:

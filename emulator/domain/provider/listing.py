@@ -133,7 +133,7 @@ def _listing_page(store: Store, scope: Scope, position: Position) -> Page:
 
 def _entries_in(store: Store, folder: Entry, scope: Scope) -> list[Entry]:
     if not scope.recursive:
-        return store.children(folder.path_lower)
+        return list(store.children(folder.path_lower))
     return [e for e in store.walk(folder.path_lower) if e.path_lower != paths.ROOT]
 
 

@@ -7,6 +7,7 @@ identity of a path, which is Dropbox's `path_lower`.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -23,10 +24,13 @@ _LONGEST_IGNORED = max(len(n) for n in IGNORED_NAMES)
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize(path: str) -> str:
     """Validate a Dropbox path and return its display form ("" for the root).
 
     Raises InvalidInput with provider message "path/malformed_path/" or "path/disallowed_name/".
+    Cached (a refused path raises each time, and is not kept): clients name the same paths again
+    and again, and every request normalises the paths it names.
     """
     if path in ("", "/"):
         return ROOT

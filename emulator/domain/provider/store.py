@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import Any, Literal
@@ -231,6 +231,9 @@ class Store:
         self._by_key: dict[str, Entry] = {paths.ROOT: self._root}
         self._by_id: dict[str, Entry] = {ROOT_ID: self._root}
         self._children: dict[str, set[str]] = {paths.ROOT: set()}
+        # Each folder's children sorted by key, made on first read and dropped when one of them
+        # changes: listings read the same folders again and again between writes.
+        self._sorted: dict[str, tuple[Entry, ...]] = {}
         self._blobs: dict[str, bytes] = {}
         self._refs: dict[str, int] = {}
         self._log: list[Change] = []
@@ -256,9 +259,12 @@ class Store:
             raise InvalidInput(f"{entry.path_display or '/'} is a folder", provider_message="path/not_file/")
         return self._blobs[entry.content_hash]
 
-    def children(self, path: str) -> list[Entry]:
+    def children(self, path: str) -> Sequence[Entry]:
         """The entries directly inside the folder at `path`, sorted by `path_lower`."""
-        folder = self.get(path)
+        return self.children_of(self.get(path))
+
+    def children_of(self, folder: Entry) -> Sequence[Entry]:
+        """`children` of a folder entry this store handed out, without looking its path up again."""
         if not folder.is_folder:
             raise InvalidInput(f"{folder.path_display} is a file", provider_message="path/not_folder/")
         return self._sorted_children(folder.path_lower)
@@ -286,8 +292,12 @@ class Store:
             if entry.is_folder:
                 stack.extend(reversed(self._sorted_children(entry.path_lower)))
 
-    def _sorted_children(self, folder_key: str) -> list[Entry]:
-        return [self._by_key[k] for k in sorted(self._children[folder_key])]
+    def _sorted_children(self, folder_key: str) -> tuple[Entry, ...]:
+        found = self._sorted.get(folder_key)
+        if found is None:
+            found = tuple(self._by_key[k] for k in sorted(self._children[folder_key]))
+            self._sorted[folder_key] = found
+        return found
 
     # -- change log --------------------------------------------------------------------
     def cursor(self) -> int:
@@ -437,13 +447,11 @@ class Store:
 
     @staticmethod
     def _with_properties(entry: Entry, tags: Iterable[str] | None, description: str | None) -> Entry:
-        if tags is None and description is None:
-            return entry
-        return replace(
-            entry,
-            tags=entry.tags if tags is None else tuple(tags),
-            description=entry.description if description is None else description,
-        )
+        new_tags = entry.tags if tags is None else tuple(tags)
+        new_description = entry.description if description is None else description
+        if new_tags == entry.tags and new_description == entry.description:
+            return entry  # unchanged: nothing to index again (a new folder with `tags: []`)
+        return replace(entry, tags=new_tags, description=new_description)
 
     # -- bulk loading ------------------------------------------------------------------
     def seed_folder(self, path: str) -> Entry:
@@ -606,7 +614,9 @@ class Store:
                 self._decref(old.content_hash)
         self._by_key[entry.path_lower] = entry
         self._by_id[entry.id] = entry
-        self._children[paths.parent(entry.path_lower)].add(entry.path_lower)
+        parent = paths.parent(entry.path_lower)
+        self._children[parent].add(entry.path_lower)
+        self._sorted.pop(parent, None)
         if entry.is_folder:
             self._children.setdefault(entry.path_lower, set())
 
@@ -615,9 +625,12 @@ class Store:
         for entry in reversed(entries):
             del self._by_key[entry.path_lower]
             del self._by_id[entry.id]
-            self._children[paths.parent(entry.path_lower)].discard(entry.path_lower)
+            parent = paths.parent(entry.path_lower)
+            self._children[parent].discard(entry.path_lower)
+            self._sorted.pop(parent, None)
             if entry.is_folder:
                 del self._children[entry.path_lower]
+                self._sorted.pop(entry.path_lower, None)
             if entry.content_hash is not None:
                 self._decref(entry.content_hash)
 

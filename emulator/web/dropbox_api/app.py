@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from emulator.runtime import Runtime
+from emulator.web.context import RuntimeApp
 from emulator.web.dropbox_api import oauth, routes
 from emulator.web.dropbox_api.longpoll import Longpolls
 
@@ -33,11 +34,11 @@ def create_dropbox_app(runtime: Runtime) -> Starlette:
     No lifespan: the main app starts and stops the runtime both servers share. A server stopping
     calls `longpolls_of(app).stop()` so that no longpoll holds it up.
     """
-    app = Starlette(
+    app = RuntimeApp(
+        runtime,
         routes=[*routes.routes(), *oauth.routes()],
         exception_handlers={HTTPException: http_error, Exception: unexpected_error},
     )
-    app.state.runtime = runtime
     app.state.longpolls = Longpolls()
     return app
 

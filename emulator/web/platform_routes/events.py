@@ -71,9 +71,13 @@ async def intake_notification(request: Request) -> Response:
 
 
 def _accounts(body: Any) -> list[str]:
-    listed = body.get("list_folder", {}).get("accounts") if isinstance(body, Mapping) else None
+    shape = 'the body must be {"list_folder": {"accounts": ["dbid:..."]}, "delta": {...}}'
+    if not isinstance(body, Mapping) or not isinstance(body.get("delta", {}), Mapping):
+        raise InvalidInput(shape)  # Dropbox's own delta is an object (its `users`); it is not read
+    folder = body.get("list_folder")
+    listed = folder.get("accounts") if isinstance(folder, Mapping) else None
     if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
-        raise InvalidInput('the body must be {"list_folder": {"accounts": ["dbid:..."]}}')
+        raise InvalidInput(shape)
     return list(listed)
 
 

@@ -26,7 +26,7 @@ from emulator.domain.platform.hub import Document, DocumentsHub, Download, Kind,
 from emulator.domain.platform.instances import Instance
 from emulator.web.auth import parse_authorization
 from emulator.web.bodies import UnsupportedMediaType, query_list, read_json
-from emulator.web.context import dialect_of, instance_caller_of, json_response, state_of
+from emulator.web.context import dialect_of, instance_caller_of, json_response, query_of, state_of
 from emulator.web.errors import error_response, http_error, status_of
 from emulator.web.platform_routes.jobs import dispatch
 
@@ -102,7 +102,7 @@ async def _error(request: Request, problem: DomainError | HTTPException) -> Resp
 
 
 def _where(request: Request) -> documents.Locator:
-    return documents.locate(request.path_params.get("id"), request.query_params.get("path"))
+    return documents.locate(request.path_params.get("id"), query_of(request).get("path"))
 
 
 async def _json_body(request: Request, *, required: bool = True) -> object:
@@ -154,7 +154,7 @@ def _chunks(data: bytes) -> Iterator[bytes]:
 async def upload_file(request: Request, call: HubCall) -> Response:
     max_bytes = call.hub.store.max_upload_bytes
     data, fields = await _read_upload(request, max_bytes)
-    params = request.query_params
+    params = query_of(request)
 
     def given(name: str) -> str | None:
         return params.get(name) or next(iter(fields.get(name, [])), None)
@@ -236,7 +236,7 @@ async def copy_file(request: Request, call: HubCall) -> Response:
 
 
 async def file_links(request: Request, call: HubCall) -> Response:
-    params = request.query_params
+    params = query_of(request)
     link = call.hub.link(
         _where(request),
         visibility=params.get("visibility"),
@@ -249,7 +249,7 @@ async def file_links(request: Request, call: HubCall) -> Response:
 # -- folders -------------------------------------------------------------------------------
 async def create_folder(request: Request, call: HubCall) -> Response:
     body = await _json_body(request, required=False)
-    placement = documents.read_new_folder(request.query_params.get("path"), body)
+    placement = documents.read_new_folder(query_of(request).get("path"), body)
     return await dispatch(request, call.instance, lambda: call.hub.create_folder(placement), _document)
 
 
@@ -258,7 +258,7 @@ async def delete_folder(request: Request, call: HubCall) -> Response:
 
 
 async def folder_contents(request: Request, call: HubCall) -> Response:
-    params = request.query_params
+    params = query_of(request)
     page = documents.read_page(params.get("pageSize"), params.get("nextPage"))
     fetch_tags = documents.read_flag(params.get("fetchTags"), "fetchTags")
     return _page_response(call.hub.contents(_where(request), page, fetch_tags=fetch_tags), call.dialect)
@@ -273,14 +273,14 @@ async def patch_folder(request: Request, call: HubCall) -> Response:
 
 
 async def copy_folder(request: Request, call: HubCall) -> Response:
-    overwrite = documents.read_flag(request.query_params.get("overwrite"), "overwrite")
+    overwrite = documents.read_flag(query_of(request).get("overwrite"), "overwrite")
     return await _copy(request, call, "folder", overwrite=overwrite)
 
 
 # -- shared by files and folders -------------------------------------------------------------
 async def _delete(request: Request, call: HubCall, kind: Kind) -> Response:
     where = _where(request)
-    documents.read_flag(request.query_params.get("emptyTrash"), "emptyTrash")
+    documents.read_flag(query_of(request).get("emptyTrash"), "emptyTrash")
     return await dispatch(request, call.instance, lambda: call.hub.delete(where, kind), _emptied)
 
 
@@ -302,7 +302,7 @@ async def _copy(request: Request, call: HubCall, kind: Kind, *, overwrite: bool)
 
 # -- the hub as a whole --------------------------------------------------------------------
 async def search(request: Request, call: HubCall) -> Response:
-    params = request.query_params
+    params = query_of(request)
     query = documents.read_search(
         params.get("path"),
         params.get("text"),

@@ -15,10 +15,15 @@ from emulator.web.context import json_response, runtime_of
 T = TypeVar("T")
 ASYNC_REQUEST_HEADERS = header_variants("Async-Request")
 ASYNC_CALLBACK_HEADERS = header_variants("Async-Callback-Url")
+_ASYNC_REQUEST_RAW = frozenset(h.lower().encode("latin-1") for h in ASYNC_REQUEST_HEADERS)
 
 
 def wants_async(request: Request) -> bool:
-    return any(request.headers.get(h, "").strip().lower() == "true" for h in ASYNC_REQUEST_HEADERS)
+    # One pass over the raw headers: every write asks, and most say nothing.
+    for name, value in request.scope["headers"]:
+        if name.lower() in _ASYNC_REQUEST_RAW and value.strip().lower() == b"true":
+            return True
+    return False
 
 
 def requested_callback(request: Request) -> str | None:
