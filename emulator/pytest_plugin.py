@@ -109,11 +109,12 @@ def hub_emulator(request: pytest.FixtureRequest, hub_emulator_pool: EmulatorPool
 
 
 def _forget(tenant: Emulator) -> None:
-    """Its instances go, so that nothing of this test (a polling tick, a retry) reaches later tests."""
+    """The tenant goes, its instances with it, so that nothing of this test (a polling tick, a
+    retry) reaches later tests, and a long suite does not pile up tenants."""
     from emulator.api import EmulatorError
 
     try:
-        tenant.reset()
+        tenant.delete_tenant()
     except EmulatorError as error:
         if error.status != 404:  # 404: a whole reset (a scenario run, say) took the tenant already
             raise

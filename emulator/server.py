@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import signal
 import socket
@@ -221,6 +222,10 @@ def serve_forever(
     # uvicorn shuts down gracefully, then re-raises the signal it caught to the handler that was
     # there before it; these make that a clean exit (status 0) instead of a kill.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    # What start-up made (modules, the fixture's state, the app) lives as long as the process: out
+    # of the collector's sight, its full collections stop walking it again and again. This process
+    # is the emulator's own (`serve`); a library user's process is left as it is.
+    gc.freeze()
     try:
         with (
             contextlib.suppress(KeyboardInterrupt),

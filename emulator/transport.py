@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from emulator import http11
 from emulator.domain.delivery import Attempt, DeliveryEngine
 
 if TYPE_CHECKING:
     import httpx  # imported where used: start-up does not pay for it until an https callback
+
+    from emulator import http11
 
 log = logging.getLogger("emulator.transport")
 
@@ -124,10 +125,14 @@ class PlainHttpSender:
     """
 
     def __init__(self) -> None:
-        self._pool = http11.Pool()
+        self._pool: http11.Pool | None = None  # made by the first send: start-up does not wait on it
         self._httpx: HttpxSender | None = None
 
     async def send(self, url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> SendResult:
+        from emulator import http11
+
+        if self._pool is None:
+            self._pool = http11.Pool()
         target = http11.parse_target(url)
         if target is None:
             if self._httpx is None:
@@ -147,7 +152,8 @@ class PlainHttpSender:
         return SendResult(answer.status, None, _since(started), snippet)
 
     async def aclose(self) -> None:
-        self._pool.close()
+        if self._pool is not None:
+            self._pool.close()
         if self._httpx is not None:
             await self._httpx.aclose()
 

@@ -28,6 +28,20 @@ def test_polling_hears_at_its_interval(hub_emulator, provision_dropbox, callback
 def test_no_test_sees_another(hub_emulator, callback_sink):
     assert hub_emulator.instances() == [] and callback_sink.received == []
     assert "/Reports" not in {e["path_display"] for e in hub_emulator.dropbox("alice").tree()}
+
+
+SECRETS_OF_EARLIER_TESTS = []
+
+
+def test_a_tenant_is_made_for_me(hub_emulator):
+    mine = hub_emulator.secrets
+    SECRETS_OF_EARLIER_TESTS.append(mine)
+    assert hub_emulator.http.get("/elements/api-v2/instances", headers=mine.headers).status_code == 200
+
+
+def test_and_deleted_after_me(hub_emulator):
+    for secrets in SECRETS_OF_EARLIER_TESTS:  # empty where xdist ran the test before on another worker
+        assert hub_emulator.http.get("/elements/api-v2/instances", headers=secrets.headers).status_code == 401
 """
 
 # As strict as a careful project. Every run is a subprocess, as a user's would be: an in-process
@@ -58,7 +72,7 @@ def test_a_plain_suite_passes_and_leaves_no_server_running(project: pytest.Pytes
     project.makepyfile(test_user=USER_TESTS)
     project.makeconftest(THREADS_LEFT)
     result = project.runpytest_subprocess("-s")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*threads left: []*"])
 
 
@@ -66,7 +80,7 @@ def test_twenty_rounds_under_xdist_without_a_flake(project: pytest.Pytester) -> 
     rounds = 'import pytest\npytestmark = pytest.mark.parametrize("round", range(20))\n'
     project.makepyfile(test_user=rounds + USER_TESTS.replace("(hub_emulator", "(round, hub_emulator"))
     result = project.runpytest_subprocess("-n", "2")
-    result.assert_outcomes(passed=60)
+    result.assert_outcomes(passed=100)
 
 
 def test_unused_plugin_starts_and_imports_nothing(project: pytest.Pytester) -> None:

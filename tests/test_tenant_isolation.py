@@ -284,3 +284,30 @@ def test_a_halted_queue_at_a_shared_url_holds_back_only_its_organization() -> No
         assert [n["body"]["response"]["events"][0]["path"] for n in queued] == ["/a1", "/a2"]
         states = {s["owner"]: s["state"] for s in client.get("/_emulator/subscriptions").json()}
         assert states == {str(a.org_id): "queueing", str(b.org_id): "active"}
+
+
+def test_a_deleted_tenant_is_gone_and_the_others_are_untouched() -> None:
+    runtime = Runtime(state_seed(load_fixture(DEFAULT_FIXTURE)), sender=RecordingSender())
+    with TestClient(create_app(runtime)) as client:
+        gone, kept = Tenant(client, HOOK), Tenant(client, HOOK)
+        gone_instance, kept_instance = gone.provision(client), kept.provision(client)
+        kept_view = client.get(f"{API}/instances", headers=kept.auth).json()
+
+        answer = client.delete(f"/_emulator/tenants/{gone.id}")
+        assert answer.status_code == 200 and answer.json() == {"id": gone.id, "status": "deleted"}
+
+        assert client.get(f"{API}/instances", headers=gone.auth).status_code == 401
+        assert client.get(f"{HUB}/ping", headers=gone.hub_auth(gone_instance["token"])).status_code == 401
+        assert client.get(f"{ACCOUNTS}/alice/tree", params={"tenant": gone.id}).status_code == 404
+        assert client.delete(f"/_emulator/tenants/{gone.id}").status_code == 404
+        assert gone.id not in runtime.state.tenants
+        assert client.get(f"{API}/instances", headers=kept.auth).json() == kept_view
+        assert client.get(f"{HUB}/ping", headers=kept.hub_auth(kept_instance["token"])).status_code == 200
+
+
+def test_the_default_tenant_cannot_be_deleted() -> None:
+    runtime = Runtime(state_seed(load_fixture(DEFAULT_FIXTURE)), sender=RecordingSender())
+    with TestClient(create_app(runtime)) as client:
+        answer = client.delete("/_emulator/tenants/default")
+        assert answer.status_code == 400 and "reset" in answer.json()["message"]
+        assert "default" in runtime.state.tenants

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Mapping
 
@@ -27,8 +28,7 @@ class Ids:
         return self._next.get(kind, 1)
 
     def _digest(self, kind: str) -> bytes:
-        n = self.next(f"~{kind}")
-        return hashlib.sha256(f"{self.seed}:{kind}:{n}".encode()).digest()
+        return _digest_of(self.seed, kind, self.next(f"~{kind}"))
 
     def token(self, kind: str, nbytes: int = 21) -> str:
         """A base64 token, like the platform's instance tokens."""
@@ -48,3 +48,9 @@ class Ids:
 
     def restore(self, state: Mapping[str, int]) -> None:
         self._next = dict(state)
+
+
+@functools.lru_cache(maxsize=16384)
+def _digest_of(seed: str, kind: str, n: int) -> bytes:
+    # Cached: a reset issues the very same tokens again, from the same counters.
+    return hashlib.sha256(f"{seed}:{kind}:{n}".encode()).digest()

@@ -217,6 +217,25 @@ class EmulatorState:
         self._watch(tenant)
         return tenant
 
+    def delete_tenant(self, tenant_id: str) -> None:
+        """A tenant gone for good: its instances deleted, its secrets refused, its accounts dropped.
+
+        What a finished test's tenant becomes, so that tenants do not pile up over a long suite.
+        The default tenant is the fixture's own: it can be reset, not deleted.
+        """
+        if tenant_id == DEFAULT_TENANT:
+            raise InvalidInput("the default tenant cannot be deleted; reset it instead")
+        tenant = self.tenant(tenant_id)
+        for instance in [i for i in self.instances.values() if i.tenant == tenant_id]:
+            self._forget_instance(instance)
+        for org_id in tenant.organization_ids:
+            org = self.organizations.pop(org_id, None)
+            if org is not None:
+                self.orgs_by_secret.pop(org.secret, None)
+        for account in tenant.provider.accounts.values():
+            account.store.listeners.clear()  # a store still held somewhere tells no one any more
+        del self.tenants[tenant_id]
+
     # -- authentication ----------------------------------------------------------------
     def authenticate(self, user_secret: str | None, org_secret: str | None) -> Caller:
         if not user_secret or not org_secret:

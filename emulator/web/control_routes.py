@@ -17,7 +17,6 @@ from emulator.domain.provider.content import format_time, parse_time
 from emulator.domain.state import DEFAULT_TENANT
 from emulator.web.bodies import parse_json, read_body
 from emulator.web.context import json_response, runtime_of, state_of
-from emulator.web.openapi import openapi_document
 
 PREFIX = "/_emulator"
 CONTROL_BODY_BYTES = 1024 * 1024
@@ -74,6 +73,12 @@ async def create_tenant(request: Request) -> Response:
 async def reset_tenant(request: Request) -> Response:
     tenant = state_of(request).reset_tenant(request.path_params["tenant"])
     return json_response({"id": tenant.id, "status": "reset"})
+
+
+async def delete_tenant(request: Request) -> Response:
+    tenant_id = request.path_params["tenant"]
+    state_of(request).delete_tenant(tenant_id)
+    return json_response({"id": tenant_id, "status": "deleted"})
 
 
 # -- clock -------------------------------------------------------------------------------
@@ -169,6 +174,8 @@ async def issue_code(request: Request) -> Response:
 
 async def openapi(request: Request) -> Response:
     """This emulator's OpenAPI 3 document, made from its route table."""
+    from emulator.web.openapi import openapi_document  # only when asked: start-up does not need it
+
     return json_response(openapi_document(request.app.routes))
 
 
@@ -179,6 +186,7 @@ def routes() -> list[Route]:
         Route(PREFIX + "/reset", reset, methods=["POST"]),
         Route(PREFIX + "/tenants", create_tenant, methods=["POST"]),
         Route(PREFIX + "/tenants/{tenant}/reset", reset_tenant, methods=["POST"]),
+        Route(PREFIX + "/tenants/{tenant}", delete_tenant, methods=["DELETE"]),
         Route(PREFIX + "/clock", get_clock, methods=["GET"]),
         Route(PREFIX + "/clock", set_clock, methods=["POST", "PUT"]),
         Route(PREFIX + "/clock/advance", advance_clock, methods=["POST"]),

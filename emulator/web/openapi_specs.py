@@ -554,6 +554,9 @@ def control_specs() -> dict[str, Spec]:
         f"POST {CONTROL}/tenants/{{tenant}}/reset": spec(
             ok=ok(obj(("id", "status"), id=STRING, status=STRING))
         ),
+        f"DELETE {CONTROL}/tenants/{{tenant}}": spec(
+            ok=ok(obj(("id", "status"), id=STRING, status={"enum": ["deleted"]}))
+        ),
         f"GET {CONTROL}/clock": spec(ok=ok(ref("Clock"))),
         f"POST {CONTROL}/clock": set_clock,
         f"PUT {CONTROL}/clock": set_clock,

@@ -468,8 +468,13 @@ class Store:
             self._index(entry)
         return created[-1]
 
-    def seed_file(self, path: str, data: bytes, client_modified: float | None = None) -> Entry:
-        """Write a file and its parents without logging; an existing file is overwritten (same id)."""
+    def seed_file(
+        self, path: str, data: bytes, client_modified: float | None = None, *, digest: str | None = None
+    ) -> Entry:
+        """Write a file and its parents without logging; an existing file is overwritten (same id).
+
+        `digest`, when given, is `content.content_hash(data)` computed before (a seed's, kept).
+        """
         target = paths.normalize(path)
         if target == paths.ROOT:
             raise _conflict(self._root, "path")
@@ -477,7 +482,8 @@ class Store:
         existing = None if missing else self._by_key.get(paths.key(target))
         if existing is not None and existing.is_folder:
             raise _conflict(existing, "path")
-        digest = content.content_hash(data)
+        if digest is None:
+            digest = content.content_hash(data)
         if existing is not None:
             file = self._rewritten(existing, data, digest, client_modified)
         else:
