@@ -95,6 +95,9 @@ class EventService:
         self.events: dict[int, Event] = {}
         self._poll_timers: dict[int, Timer] = {}
         self._subscribed: dict[int, bool] = {}
+        self._linked_cache: dict[tuple[str, str], tuple[Instance, ...]] = {}
+        self._linked_of: dict[int, Instance] | None = None
+        self._linked_count = 0
         state.change_listeners.append(self.account_changed)
         state.instance_listeners.append(self.instance_changed)
         state.reset_listeners.append(self.reset)
@@ -102,6 +105,7 @@ class EventService:
             self.instance_changed(instance)
 
     def reset(self) -> None:
+        self._linked_cache.clear()
         self.events.clear()
         self._poll_timers.clear()  # the clock's reset already dropped the timers themselves
         self._subscribed.clear()
@@ -118,6 +122,7 @@ class EventService:
 
     def instance_changed(self, instance: Instance) -> None:
         """Events switched on start from now; polling instances get (or lose) their poller."""
+        self._linked_cache.clear()
         subscribed = self._subscribed_now(instance)
         if subscribed and not self._subscribed.get(instance.id, False):
             instance.cursor = self._store(instance).cursor()
@@ -227,10 +232,19 @@ class EventService:
         instance.cursor = store.cursor()
         return changes
 
-    def _linked(self, tenant_id: str, account_key: str) -> list[Instance]:
-        return [
-            i for i in self.state.instances.values() if i.tenant == tenant_id and i.account == account_key
-        ]
+    def _linked(self, tenant_id: str, account_key: str) -> tuple[Instance, ...]:
+        # Kept per account, since every change asks: made again once any instance changed (all
+        # instance changes are announced), or the instances were replaced (a state import).
+        instances = self.state.instances
+        if self._linked_of is not instances or self._linked_count != len(instances):
+            self._linked_cache.clear()
+            self._linked_of, self._linked_count = instances, len(instances)
+        key = (tenant_id, account_key)
+        found = self._linked_cache.get(key)
+        if found is None:
+            found = tuple(i for i in instances.values() if i.tenant == tenant_id and i.account == account_key)
+            self._linked_cache[key] = found
+        return found
 
     def _store(self, instance: Instance) -> Store:
         return self.state.provider_of(instance).account(instance.account).store
