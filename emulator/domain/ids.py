@@ -28,7 +28,10 @@ class Ids:
         return self._next.get(kind, 1)
 
     def _digest(self, kind: str) -> bytes:
-        return _digest_of(self.seed, kind, self.next(f"~{kind}"))
+        n = self.next(f"~{kind}")
+        if n <= _CACHED_UP_TO:
+            return _cached_digest(self.seed, kind, n)
+        return _digest_of(self.seed, kind, n)
 
     def token(self, kind: str, nbytes: int = 21) -> str:
         """A base64 token, like the platform's instance tokens."""
@@ -50,7 +53,11 @@ class Ids:
         self._next = dict(state)
 
 
-@functools.lru_cache(maxsize=16384)
 def _digest_of(seed: str, kind: str, n: int) -> bytes:
-    # Cached: a reset issues the very same tokens again, from the same counters.
     return hashlib.sha256(f"{seed}:{kind}:{n}".encode()).digest()
+
+
+# A reset issues the very same tokens again, from the same counters: the first ones are kept.
+# Later ones (a 100,000-file fixture's ids, a long run's) are made once and not kept.
+_CACHED_UP_TO = 4096
+_cached_digest = functools.lru_cache(maxsize=4 * _CACHED_UP_TO)(_digest_of)

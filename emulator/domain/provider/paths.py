@@ -24,14 +24,19 @@ _LONGEST_IGNORED = max(len(n) for n in IGNORED_NAMES)
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
-@functools.lru_cache(maxsize=4096)
 def normalize(path: str) -> str:
     """Validate a Dropbox path and return its display form ("" for the root).
 
     Raises InvalidInput with provider message "path/malformed_path/" or "path/disallowed_name/".
     Cached (a refused path raises each time, and is not kept): clients name the same paths again
-    and again, and every request normalises the paths it names.
+    and again, and every request normalises the paths it names. Bulk loading, which names each
+    path once, calls `normalize_once`.
     """
+    return _normalized(path)
+
+
+def normalize_once(path: str) -> str:
+    """`normalize` without its cache, for paths named once (a fixture's tree)."""
     if path in ("", "/"):
         return ROOT
     if not path.startswith("/"):
@@ -43,6 +48,9 @@ def normalize(path: str) -> str:
     if _CONTROL.search(path):
         raise _malformed(path, "it contains a control character")
     return path
+
+
+_normalized = functools.lru_cache(maxsize=4096)(normalize_once)
 
 
 def _check_component(path: str, component: str) -> None:

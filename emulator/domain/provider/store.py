@@ -456,7 +456,7 @@ class Store:
     # -- bulk loading ------------------------------------------------------------------
     def seed_folder(self, path: str) -> Entry:
         """Create a folder and its parents without logging; an existing folder is returned as is."""
-        target = paths.normalize(path)
+        target = paths.normalize_once(path)
         existing = self._by_key.get(paths.key(target))
         if existing is not None:
             if not existing.is_folder:
@@ -475,7 +475,7 @@ class Store:
 
         `digest`, when given, is `content.content_hash(data)` computed before (a seed's, kept).
         """
-        target = paths.normalize(path)
+        target = paths.normalize_once(path)
         if target == paths.ROOT:
             raise _conflict(self._root, "path")
         parent_display, missing = self._plan_parents(target, "path")
