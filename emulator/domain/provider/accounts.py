@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from emulator.domain.bulk import gc_paused
 from emulator.domain.clock import Clock
 from emulator.domain.errors import NotFound
 from emulator.domain.ids import Ids
@@ -87,8 +88,9 @@ class DropboxProvider:
             consent=consent,
             max_upload_bytes=max_upload_bytes,
         )
-        for seed in seeds:
-            provider.add_account(seed)
+        with gc_paused():
+            for seed in seeds:
+                provider.add_account(seed)
         return provider
 
     def add_account(self, seed: AccountSeed) -> DropboxAccount:
