@@ -19,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive
 
-from emulator.dialects import Dialect
+from emulator.dialects import DIALECTS, Dialect
 from emulator.domain.errors import DomainError, Forbidden, InvalidInput, TooLarge
 from emulator.domain.platform import hub as documents
 from emulator.domain.platform.hub import Document, DocumentsHub, Download, Kind, Page
@@ -64,6 +64,10 @@ class HubCall:
 
 
 HubHandler = Callable[[Request, HubCall], Awaitable[Response]]
+# `Elements-Instance-Id` in each dialect's spelling, as a raw (lower-case) header name.
+INSTANCE_HEADER = {
+    name: d.header(f"{d.auth_word}-Instance-Id").lower().encode("latin-1") for name, d in DIALECTS.items()
+}
 
 
 def hub_endpoint(handler: HubHandler) -> Callable[[Request], Awaitable[Response]]:
@@ -82,7 +86,8 @@ def hub_endpoint(handler: HubHandler) -> Callable[[Request], Awaitable[Response]
                 instance_id = _identified(request)
             response = await _error(request, problem)
         if instance_id is not None:
-            response.headers[dialect.header(f"{dialect.auth_word}-Instance-Id")] = str(instance_id)
+            # Appended raw: no handler sets this header, so there is nothing to replace.
+            response.raw_headers.append((INSTANCE_HEADER[dialect.name], str(instance_id).encode("latin-1")))
         return response
 
     return endpoint
