@@ -6,18 +6,30 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from emulator import __version__, cli_client
 from emulator.bench import command as bench_command
 from emulator.domain.clock import CLOCK_MODES
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, that one command's (what `main` parses it with).
+
+    Each subcommand's parser costs about a millisecond to build, and `serve` is started often
+    enough (once per test session) for a dozen of them to show in its start-up.
+    """
     parser = argparse.ArgumentParser(prog="hub-emulator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"hub-emulator {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, add in COMMANDS.items():
+        if only is None or only == name:
+            add(commands)
+    return parser
 
+
+def _add_serve(commands: Any) -> None:
     serve = commands.add_parser("serve", help="serve the emulated API on a fixture")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
@@ -47,9 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also serve Dropbox API v2 over HTTPS on this port (0 picks a free one; off by default)",
     )
 
+
+
+def _add_validate(commands: Any) -> None:
     validate = commands.add_parser("validate", help="check a fixture file and report every problem")
     validate.add_argument("file")
 
+
+def _add_scenario(commands: Any) -> None:
     scenario = commands.add_parser("scenario", help="list or run scenario scripts (scenarios/*.yaml)")
     scenario_commands = scenario.add_subparsers(dest="scenario_command", required=True)
     scenario_commands.add_parser("list", help="the scenarios of ./scenarios/, else the shipped ones")
@@ -59,13 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fixtures", default=None, help="in-process only: fixture YAML (default: scenario's)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    cli_client.add_commands(commands)
-    bench_command.add_command(commands)
-    return parser
+
+# In the order `--help` lists them.
+COMMANDS: dict[str, Callable[[Any], None]] = {
+    "serve": _add_serve,
+    "validate": _add_validate,
+    "scenario": _add_scenario,
+    **{name: cli_client.add_command(name) for name in cli_client.COMMANDS},
+    "bench": bench_command.add_command,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    first = given[0] if given else None
+    args = build_parser(only=first if first in COMMANDS else None).parse_args(given)
     if args.command == "validate":
         return _validate(args.file)
     if args.command == "serve":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,12 @@ COMMANDS = ("trigger", "state")
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-def add_commands(commands: Any) -> None:
+def add_command(name: str) -> Callable[[Any], None]:
+    """The function that adds the subcommand `name` (one of COMMANDS) to the command line."""
+    return {"trigger": _add_trigger, "state": _add_state}[name]
+
+
+def _add_trigger(commands: Any) -> None:
     trigger = commands.add_parser("trigger", help="send a notification to an instance now")
     trigger.add_argument("instance", type=int, help="instance id")
     what = trigger.add_mutually_exclusive_group(required=True)
@@ -23,6 +29,8 @@ def add_commands(commands: Any) -> None:
     what.add_argument("--op", help='a Dropbox-side op, e.g. \'{"op": "mkdir", "path": "/x"}\' or @FILE')
     trigger.add_argument("--url", default=DEFAULT_URL, help=f"the emulator (default {DEFAULT_URL})")
 
+
+def _add_state(commands: Any) -> None:
     state = commands.add_parser("state", help="export or import a running emulator's whole state")
     actions = state.add_subparsers(dest="state_action", required=True)
     export = actions.add_parser("export", help="print the state (or write it to --output)")
