@@ -12,7 +12,7 @@ from starlette.routing import Match, Route
 from starlette.testclient import TestClient
 
 from emulator.web.app import route_table
-from emulator.web.routing import IndexedRouter
+from emulator.web.routing import IndexedRouter, LazyRoute
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 SAMPLES = {"dialect": ["elements", "your_moms"], "document_id": ["%252Fa%252Fb.txt", "/a/b.txt", "id:xyz"]}
@@ -87,3 +87,17 @@ def test_a_remembered_match_gives_way_to_a_route_table_that_changed() -> None:
         assert client.get("/items/1").json()["route"] == "get"
         app.router.routes.clear()
         assert client.get("/items/1").status_code == 404
+
+
+def test_a_lazy_route_compiles_its_path_when_first_used_and_matches_as_starlettes_route() -> None:
+    async def endpoint(request: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    lazy = LazyRoute("/items/{item_id:int}", endpoint, methods=["GET"], name="item")
+    eager = Route("/items/{item_id:int}", endpoint, methods=["GET"], name="item")
+    assert "path_regex" not in vars(lazy)  # not compiled at start-up
+    for path, method in [("/items/7", "GET"), ("/items/7", "POST"), ("/items/x", "GET"), ("/", "GET")]:
+        scope = {"type": "http", "path": path, "root_path": "", "method": method}
+        assert lazy.matches(scope) == eager.matches(scope), (path, method)
+    assert lazy.url_path_for("item", item_id=3) == eager.url_path_for("item", item_id=3) == "/items/3"
+    assert lazy.path == "/items/{item_id:int}" and lazy.methods == {"GET", "HEAD"}

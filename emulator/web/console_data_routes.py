@@ -22,6 +22,7 @@ from emulator.domain.provider.content import format_time
 from emulator.domain.state import DEFAULT_TENANT
 from emulator.runtime import Runtime
 from emulator.web.context import json_response, runtime_of, state_of
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator"
 
@@ -129,8 +130,8 @@ async def download(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX + "/organizations", organizations, methods=["GET"]),
-        Route(PREFIX + "/instances", instances, methods=["GET"]),
-        Route(PREFIX + "/providers/dropbox/apps", apps, methods=["GET"]),
-        Route(PREFIX + "/providers/dropbox/accounts/{account}/files", download, methods=["GET"]),
+        LazyRoute(PREFIX + "/organizations", organizations, methods=["GET"]),
+        LazyRoute(PREFIX + "/instances", instances, methods=["GET"]),
+        LazyRoute(PREFIX + "/providers/dropbox/apps", apps, methods=["GET"]),
+        LazyRoute(PREFIX + "/providers/dropbox/accounts/{account}/files", download, methods=["GET"]),
     ]

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from emulator.domain.errors import NotFound
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator/ui"
 MEDIA_TYPES = {
@@ -69,8 +70,8 @@ async def to_page(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX, to_page, methods=["GET"]),
-        *(Route(f"{PREFIX}/{path}", page, methods=["GET"]) for path in PAGES),
-        Route(PREFIX + "/{name}", asset, methods=["GET"]),
-        Route("/favicon.ico", favicon, methods=["GET"]),
+        LazyRoute(PREFIX, to_page, methods=["GET"]),
+        *(LazyRoute(f"{PREFIX}/{path}", page, methods=["GET"]) for path in PAGES),
+        LazyRoute(PREFIX + "/{name}", asset, methods=["GET"]),
+        LazyRoute("/favicon.ico", favicon, methods=["GET"]),
     ]

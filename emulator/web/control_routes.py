@@ -17,6 +17,7 @@ from emulator.domain.provider.content import format_time, parse_time
 from emulator.domain.state import DEFAULT_TENANT
 from emulator.web.bodies import parse_json, read_body
 from emulator.web.context import json_response, runtime_of, state_of
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator"
 CONTROL_BODY_BYTES = 1024 * 1024
@@ -181,15 +182,15 @@ async def openapi(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX + "/health", health, methods=["GET"]),
-        Route(PREFIX + "/openapi.json", openapi, methods=["GET"]),
-        Route(PREFIX + "/reset", reset, methods=["POST"]),
-        Route(PREFIX + "/tenants", create_tenant, methods=["POST"]),
-        Route(PREFIX + "/tenants/{tenant}/reset", reset_tenant, methods=["POST"]),
-        Route(PREFIX + "/tenants/{tenant}", delete_tenant, methods=["DELETE"]),
-        Route(PREFIX + "/clock", get_clock, methods=["GET"]),
-        Route(PREFIX + "/clock", set_clock, methods=["POST", "PUT"]),
-        Route(PREFIX + "/clock/advance", advance_clock, methods=["POST"]),
-        Route(PREFIX + "/oauth/codes", list_codes, methods=["GET"]),
-        Route(PREFIX + "/oauth/codes", issue_code, methods=["POST"]),
+        LazyRoute(PREFIX + "/health", health, methods=["GET"]),
+        LazyRoute(PREFIX + "/openapi.json", openapi, methods=["GET"]),
+        LazyRoute(PREFIX + "/reset", reset, methods=["POST"]),
+        LazyRoute(PREFIX + "/tenants", create_tenant, methods=["POST"]),
+        LazyRoute(PREFIX + "/tenants/{tenant}/reset", reset_tenant, methods=["POST"]),
+        LazyRoute(PREFIX + "/tenants/{tenant}", delete_tenant, methods=["DELETE"]),
+        LazyRoute(PREFIX + "/clock", get_clock, methods=["GET"]),
+        LazyRoute(PREFIX + "/clock", set_clock, methods=["POST", "PUT"]),
+        LazyRoute(PREFIX + "/clock/advance", advance_clock, methods=["POST"]),
+        LazyRoute(PREFIX + "/oauth/codes", list_codes, methods=["GET"]),
+        LazyRoute(PREFIX + "/oauth/codes", issue_code, methods=["POST"]),
     ]

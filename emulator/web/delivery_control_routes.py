@@ -14,6 +14,7 @@ from emulator.domain.errors import InvalidInput
 from emulator.web.bodies import read_json
 from emulator.web.context import json_response, runtime_of
 from emulator.web.delivery_json import fault_json, notification_json
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator"
 STATUSES = ("pending", "delivered", "queued", "dropped")
@@ -143,12 +144,12 @@ async def list_events(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX + "/deliveries", deliveries, methods=["GET"]),
-        Route(PREFIX + "/deliveries/wait", wait_for_deliveries, methods=["GET"]),
-        Route(PREFIX + "/deliveries/redeliver", redeliver, methods=["POST"]),
-        Route(PREFIX + "/subscriptions", subscriptions, methods=["GET"]),
-        Route(PREFIX + "/faults", list_faults, methods=["GET"]),
-        Route(PREFIX + "/faults", add_fault, methods=["POST"]),
-        Route(PREFIX + "/faults", clear_faults, methods=["DELETE"]),
-        Route(PREFIX + "/events", list_events, methods=["GET"]),
+        LazyRoute(PREFIX + "/deliveries", deliveries, methods=["GET"]),
+        LazyRoute(PREFIX + "/deliveries/wait", wait_for_deliveries, methods=["GET"]),
+        LazyRoute(PREFIX + "/deliveries/redeliver", redeliver, methods=["POST"]),
+        LazyRoute(PREFIX + "/subscriptions", subscriptions, methods=["GET"]),
+        LazyRoute(PREFIX + "/faults", list_faults, methods=["GET"]),
+        LazyRoute(PREFIX + "/faults", add_fault, methods=["POST"]),
+        LazyRoute(PREFIX + "/faults", clear_faults, methods=["DELETE"]),
+        LazyRoute(PREFIX + "/events", list_events, methods=["GET"]),
     ]

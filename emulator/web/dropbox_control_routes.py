@@ -24,6 +24,7 @@ from emulator.domain.state import DEFAULT_TENANT
 from emulator.loading import generated_content
 from emulator.web.bodies import read_json
 from emulator.web.context import json_response, state_of
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator/providers/dropbox/accounts"
 OPERATIONS = ("mkdir", "upload", "delete", "move", "copy")
@@ -151,8 +152,8 @@ def _content(body: Mapping[str, Any], path: str, seed: str, max_bytes: int) -> b
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX, list_accounts, methods=["GET"]),
-        Route(PREFIX + "/{account}/tree", tree, methods=["GET"]),
-        Route(PREFIX + "/{account}/changes", changes, methods=["GET"]),
-        Route(PREFIX + "/{account}/operations", operate, methods=["POST"]),
+        LazyRoute(PREFIX, list_accounts, methods=["GET"]),
+        LazyRoute(PREFIX + "/{account}/tree", tree, methods=["GET"]),
+        LazyRoute(PREFIX + "/{account}/changes", changes, methods=["GET"]),
+        LazyRoute(PREFIX + "/{account}/operations", operate, methods=["POST"]),
     ]

@@ -14,6 +14,7 @@ from emulator.domain.provider.accounts import DropboxProvider
 from emulator.domain.state import DEFAULT_TENANT
 from emulator.web.bodies import read_body
 from emulator.web.context import state_of
+from emulator.web.routing import LazyRoute
 
 AUTHORIZE_PATH = "/oauth2/authorize"
 MAX_FORM_BYTES = 64 * 1024
@@ -120,6 +121,6 @@ the files and folders in your Dropbox.</p>
 
 def routes() -> list[Route]:
     return [
-        Route(AUTHORIZE_PATH, authorize_page, methods=["GET"]),
-        Route(AUTHORIZE_PATH, authorize_decision, methods=["POST"]),
+        LazyRoute(AUTHORIZE_PATH, authorize_page, methods=["GET"]),
+        LazyRoute(AUTHORIZE_PATH, authorize_decision, methods=["POST"]),
     ]

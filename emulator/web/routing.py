@@ -14,11 +14,11 @@ matching a route (a regex, its converters) was a tenth of a cached folder listin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Match, Route, Router
+from starlette.routing import BaseRoute, Match, Route, Router, compile_path
 from starlette.types import Receive, Scope, Send
 
 from emulator.dialects import DIALECTS
@@ -31,6 +31,28 @@ Matched = tuple[Route, Any, dict[str, Any]]
 
 # None: the route accepts any value in that segment (and in every later one).
 Allowed = frozenset[str] | None
+
+
+class LazyRoute(Route):
+    """Starlette's Route, its path regex compiled when first needed instead of when it is made.
+
+    Compiling the route table's ~80 distinct regexes was a tenth of what `hub-emulator serve`
+    spends starting beyond a bare app; the indexed router below needs few of them, and remembers
+    the matches it makes. Everything else is Starlette's own Route.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        assert path.startswith("/"), "Routed paths must start with '/'"
+        super().__init__("/", endpoint, **options)  # "/" compiles once, from then on from re's cache
+        self.path = path
+        del self.path_regex, self.path_format, self.param_convertors
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes not set: the three compile_path makes, on first use.
+        if name not in ("path_regex", "path_format", "param_convertors"):
+            raise AttributeError(name)
+        self.path_regex, self.path_format, self.param_convertors = compile_path(self.path)
+        return getattr(self, name)
 
 
 def _allowed(route: BaseRoute) -> tuple[Allowed, ...]:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from emulator.domain.errors import NotFound
 from emulator.web.context import json_response, origin_of, runtime_of
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator/scenarios"
 # Long enough for an expect step's longest wait, plus the requests around it.
@@ -55,6 +56,6 @@ async def run(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX, listing, methods=["GET"]),
-        Route(PREFIX + "/{name}/run", run, methods=["POST"]),
+        LazyRoute(PREFIX, listing, methods=["GET"]),
+        LazyRoute(PREFIX + "/{name}/run", run, methods=["POST"]),
     ]

@@ -21,6 +21,7 @@ from emulator.domain.provider.content import format_time
 from emulator.runtime import Runtime, Sink
 from emulator.web.bodies import read_body, read_json
 from emulator.web.context import json_response, runtime_of, state_of
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator"
 SINK_BODY_BYTES = 16 * 1024 * 1024
@@ -149,10 +150,10 @@ async def set_policy(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX + "/sinks", sinks, methods=["GET"]),
-        Route(PREFIX + "/sinks/{name}", receive, methods=["POST"]),
-        Route(PREFIX + "/sinks/{name}", listing, methods=["GET"]),
-        Route(PREFIX + "/sinks/{name}", clear, methods=["DELETE"]),
-        Route(PREFIX + "/sinks/{name}/script", script, methods=["PUT"]),
-        Route(PREFIX + "/organizations/{id:int}/policy", set_policy, methods=["PUT"]),
+        LazyRoute(PREFIX + "/sinks", sinks, methods=["GET"]),
+        LazyRoute(PREFIX + "/sinks/{name}", receive, methods=["POST"]),
+        LazyRoute(PREFIX + "/sinks/{name}", listing, methods=["GET"]),
+        LazyRoute(PREFIX + "/sinks/{name}", clear, methods=["DELETE"]),
+        LazyRoute(PREFIX + "/sinks/{name}/script", script, methods=["PUT"]),
+        LazyRoute(PREFIX + "/organizations/{id:int}/policy", set_policy, methods=["PUT"]),
     ]

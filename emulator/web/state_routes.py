@@ -14,6 +14,7 @@ from emulator.domain.errors import InvalidInput, NotFound
 from emulator.web.bodies import read_body, read_json
 from emulator.web.context import json_response, runtime_of
 from emulator.web.dropbox_control_routes import run_operation
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator"
 MAX_STATE_BYTES = 1024 * 1024 * 1024  # a state holds every file's bytes
@@ -67,11 +68,11 @@ async def replay(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX + "/state", export_state, methods=["GET"]),
-        Route(PREFIX + "/state", import_state, methods=["PUT"]),
-        Route(PREFIX + "/state/save", save_state, methods=["POST"]),
-        Route(PREFIX + "/notifications/{notification_id}/replay", replay, methods=["POST"]),
-        Route(PREFIX + "/instances/{instance_id}/trigger", trigger, methods=["POST"]),
+        LazyRoute(PREFIX + "/state", export_state, methods=["GET"]),
+        LazyRoute(PREFIX + "/state", import_state, methods=["PUT"]),
+        LazyRoute(PREFIX + "/state/save", save_state, methods=["POST"]),
+        LazyRoute(PREFIX + "/notifications/{notification_id}/replay", replay, methods=["POST"]),
+        LazyRoute(PREFIX + "/instances/{instance_id}/trigger", trigger, methods=["POST"]),
     ]
 
 

@@ -36,6 +36,7 @@ from emulator.web.console_data_routes import instance_summaries
 from emulator.web.context import runtime_of
 from emulator.web.control_routes import clock_json
 from emulator.web.delivery_json import attempt_json, notification_json
+from emulator.web.routing import LazyRoute
 
 log = logging.getLogger("emulator.web.stream")
 
@@ -315,4 +316,4 @@ async def stream(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [Route(PATH, stream, methods=["GET"])]
+    return [LazyRoute(PATH, stream, methods=["GET"])]

@@ -12,6 +12,7 @@ from emulator.domain.errors import InvalidInput, NotFound
 from emulator.domain.state import DEFAULT_TENANT
 from emulator.web.bodies import read_json
 from emulator.web.context import json_response, runtime_of
+from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator/providers/dropbox"
 MAX_BODY_BYTES = 64 * 1024
@@ -54,6 +55,6 @@ async def api_info(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route(PREFIX + "/api", api_info, methods=["GET"]),
-        Route(PREFIX + "/accounts/{account}/tokens", issue_token, methods=["POST"]),
+        LazyRoute(PREFIX + "/api", api_info, methods=["GET"]),
+        LazyRoute(PREFIX + "/accounts/{account}/tokens", issue_token, methods=["POST"]),
     ]

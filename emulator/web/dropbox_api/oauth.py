@@ -13,6 +13,7 @@ from starlette.routing import Route
 from emulator.domain.errors import DomainError, InvalidInput
 from emulator.web.bodies import read_body
 from emulator.web.context import runtime_of
+from emulator.web.routing import LazyRoute
 
 TOKEN_PATH = "/oauth2/token"
 MAX_FORM_BYTES = 64 * 1024
@@ -75,4 +76,4 @@ def _error(error: str, description: str) -> Response:
 
 
 def routes() -> list[Route]:
-    return [Route(TOKEN_PATH, token, methods=["POST"])]
+    return [LazyRoute(TOKEN_PATH, token, methods=["POST"])]

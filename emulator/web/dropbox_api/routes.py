@@ -37,6 +37,7 @@ from emulator.web.dropbox_api.errors import (
     upload_error,
 )
 from emulator.web.dropbox_api.wire import Args, Cursor
+from emulator.web.routing import LazyRoute
 
 Style = Literal["rpc", "upload", "download"]
 WRITE_MODES: dict[str, writes.WriteMode] = {"add": "add", "overwrite": "overwrite", "update": "update"}
@@ -331,4 +332,4 @@ async def _call(request: Request, runtime: Runtime, endpoint: Endpoint) -> Call:
 
 
 def routes() -> list[Route]:
-    return [Route("/2/{route:path}", dispatch, methods=["POST"])]
+    return [LazyRoute("/2/{route:path}", dispatch, methods=["POST"])]

@@ -15,6 +15,7 @@ from emulator.domain.errors import Forbidden, InvalidInput
 from emulator.web.bodies import parse_json, read_body
 from emulator.web.context import caller_of, json_response, runtime_of, state_of
 from emulator.web.delivery_json import notification_json
+from emulator.web.routing import LazyRoute
 
 INTAKE_BODY_BYTES = 1024 * 1024
 
@@ -95,12 +96,12 @@ def _check_dropbox_signature(request: Request, raw: bytes) -> None:
 def routes(base: str) -> list[Route]:
     """Before the instances routes: `/instances/events` must not be read as instance id "events"."""
     return [
-        Route(base + "/instances/events", list_events, methods=["GET"]),
-        Route(base + "/instances/events/{event_id}", get_event, methods=["GET"]),
-        Route(base + "/instances/{id:int}/events", list_events, methods=["GET"]),
-        Route(base + "/instances/{id:int}/events/{event_id}", get_event, methods=["GET"]),
-        Route(base + "/notifications/subscriptions/deliveries", queued_deliveries, methods=["GET"]),
-        Route(base + "/notifications/subscriptions/deliveries", redeliver, methods=["PUT"]),
-        Route(base + "/events/{key}", intake_challenge, methods=["GET"]),
-        Route(base + "/events/{key}", intake_notification, methods=["POST"]),
+        LazyRoute(base + "/instances/events", list_events, methods=["GET"]),
+        LazyRoute(base + "/instances/events/{event_id}", get_event, methods=["GET"]),
+        LazyRoute(base + "/instances/{id:int}/events", list_events, methods=["GET"]),
+        LazyRoute(base + "/instances/{id:int}/events/{event_id}", get_event, methods=["GET"]),
+        LazyRoute(base + "/notifications/subscriptions/deliveries", queued_deliveries, methods=["GET"]),
+        LazyRoute(base + "/notifications/subscriptions/deliveries", redeliver, methods=["PUT"]),
+        LazyRoute(base + "/events/{key}", intake_challenge, methods=["GET"]),
+        LazyRoute(base + "/events/{key}", intake_notification, methods=["POST"]),
     ]

@@ -29,6 +29,7 @@ from emulator.web.bodies import UnsupportedMediaType, query_list, read_json
 from emulator.web.context import dialect_of, instance_caller_of, json_response, query_of, state_of
 from emulator.web.errors import error_response, http_error, status_of
 from emulator.web.platform_routes.jobs import dispatch
+from emulator.web.routing import LazyRoute
 
 # Room for the multipart envelope (boundaries, part headers, small fields) beside the file itself.
 MULTIPART_ALLOWANCE = 1024 * 1024
@@ -360,4 +361,4 @@ def routes(base: str) -> list[Route]:
         ("POST", "/folders/{id:document_id}/copy", copy_folder),
         ("DELETE", "/folders/{id:document_id}", delete_folder),
     ]
-    return [Route(hub + path, hub_endpoint(handler), methods=[method]) for method, path, handler in table]
+    return [LazyRoute(hub + path, hub_endpoint(handler), methods=[method]) for method, path, handler in table]

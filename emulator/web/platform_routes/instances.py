@@ -19,6 +19,7 @@ from emulator.web.context import (
     runtime_of,
     state_of,
 )
+from emulator.web.routing import LazyRoute
 
 AUTHORIZE_PATH = "/oauth2/authorize"
 
@@ -120,19 +121,19 @@ def _set_enabled(request: Request, enabled: bool) -> Response:
 def routes(base: str) -> list[Route]:
     """`base` is `/{dialect:dialect}/api-v2`; the catalog also answers under /{dialect}."""
     return [
-        Route(base + "/{dialect_again:dialect}/{key}/oauth/url", oauth_url, methods=["GET"]),
-        Route(base + "/{dialect_again:dialect}/{key}/oauth", oauth_url, methods=["GET"]),
-        Route(base + "/{dialect_again:dialect}", catalog, methods=["GET"]),
-        Route(base + "/{dialect_again:dialect}/{key}", connector, methods=["GET"]),
-        Route(base + "/instances", create_instance, methods=["POST"]),
-        Route(base + "/instances", list_instances, methods=["GET"]),
-        Route(base + "/instances/{id}", get_instance, methods=["GET"]),
-        Route(base + "/instances/{id}", update_instance, methods=["PUT", "PATCH"]),
-        Route(base + "/instances/{id}", delete_instance, methods=["DELETE"]),
-        Route(base + "/instances/{id}/configuration", list_configuration, methods=["GET"]),
-        Route(
+        LazyRoute(base + "/{dialect_again:dialect}/{key}/oauth/url", oauth_url, methods=["GET"]),
+        LazyRoute(base + "/{dialect_again:dialect}/{key}/oauth", oauth_url, methods=["GET"]),
+        LazyRoute(base + "/{dialect_again:dialect}", catalog, methods=["GET"]),
+        LazyRoute(base + "/{dialect_again:dialect}/{key}", connector, methods=["GET"]),
+        LazyRoute(base + "/instances", create_instance, methods=["POST"]),
+        LazyRoute(base + "/instances", list_instances, methods=["GET"]),
+        LazyRoute(base + "/instances/{id}", get_instance, methods=["GET"]),
+        LazyRoute(base + "/instances/{id}", update_instance, methods=["PUT", "PATCH"]),
+        LazyRoute(base + "/instances/{id}", delete_instance, methods=["DELETE"]),
+        LazyRoute(base + "/instances/{id}/configuration", list_configuration, methods=["GET"]),
+        LazyRoute(
             base + "/instances/{id}/configuration/{config_id}", update_configuration, methods=["PATCH", "PUT"]
         ),
-        Route(base + "/instances/{id}/enabled", enable_instance, methods=["PUT", "POST"]),
-        Route(base + "/instances/{id}/enabled", disable_instance, methods=["DELETE"]),
+        LazyRoute(base + "/instances/{id}/enabled", enable_instance, methods=["PUT", "POST"]),
+        LazyRoute(base + "/instances/{id}/enabled", disable_instance, methods=["DELETE"]),
     ]
