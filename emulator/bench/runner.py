@@ -76,7 +76,7 @@ def run_bench(options: BenchOptions, progress: Progress = lambda _: None) -> dic
             figures |= api(made, emulator, receiver, options, loop, progress)
             figures |= callback_figures(emulator, receiver, options, progress)
             figures |= scale.measure(made, emulator, options.scale_folders, options.scale_files,
-                                     options.latency_requests, progress)  # fmt: skip
+                                     options.latency_requests, progress, options.rounds)  # fmt: skip
             figures |= overhead.measure(options.overhead_tests, emulator.port, progress)
     figures["bench_seconds"] = time.perf_counter() - started
     return figures
