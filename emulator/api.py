@@ -490,13 +490,7 @@ class Emulator:
         params = options.get("params")
         target = url + ("?" + urlencode(params, doseq=True) if params else "")
         status, data = channel.request(method, target, body, headers)
-        try:
-            parsed: Any = json.loads(data)
-        except ValueError:  # as `_body` reads an answer that is no JSON (an empty one included)
-            parsed = data.decode(errors="replace")
-        if status >= 400:
-            raise EmulatorError(status, parsed, f"{method} {url}")
-        return parsed
+        return _answered(status, _parsed(data), f"{method} {url}")
 
     def __repr__(self) -> str:
         return f"<Emulator {self.url} tenant={self.tenant}>"
@@ -593,16 +587,25 @@ class DropboxAccount:
 
 # -- helpers -----------------------------------------------------------------------------------
 def _body(answer: httpx.Response) -> Any:
+    return _parsed(answer.content)
+
+
+def _parsed(data: bytes) -> Any:
+    """An answer's JSON, or its text when it is no JSON (an empty answer included)."""
     try:
-        return answer.json()
+        return json.loads(data)
     except ValueError:
-        return answer.text
+        return data.decode(errors="replace")
 
 
 def _checked(answer: httpx.Response, what: str) -> Any:
-    if answer.status_code >= 400:
-        raise EmulatorError(answer.status_code, _body(answer), what)
-    return _body(answer)
+    return _answered(answer.status_code, _body(answer), what)
+
+
+def _answered(status: int, body: Any, what: str) -> Any:
+    if status >= 400:
+        raise EmulatorError(status, body, what)
+    return body
 
 
 def _filters(**values: object) -> dict[str, str | int]:

@@ -28,15 +28,11 @@ class RuntimeApp(Starlette):
     def __init__(self, runtime: Runtime, **options: Any) -> None:
         super().__init__(**options)
         self.runtime = runtime
-        self.state.runtime = runtime
 
 
 def runtime_of(request: Request) -> Runtime:
-    app = request.scope["app"]
-    if isinstance(app, RuntimeApp):
-        return app.runtime
-    runtime: Runtime = app.state.runtime
-    return runtime
+    app: RuntimeApp = request.scope["app"]  # both of the emulator's apps are RuntimeApps
+    return app.runtime
 
 
 def state_of(request: Request) -> EmulatorState:

@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote
 
 from emulator.domain.compact_json import compact_json
 from emulator.domain.errors import InvalidInput, NotFound, TooLarge
+from emulator.domain.kept import KeptByIdentity
 from emulator.domain.provider import paths
 from emulator.domain.provider.content import format_time
 from emulator.domain.provider.store import Entry, Store
@@ -267,39 +268,22 @@ class Page:
 
     def json(self) -> bytes:
         """The Documents as a JSON array, exactly as `json.dumps` writes them compactly (UTF-8)."""
-        # Keyed by the entries' identities: the page's text is the same while they are the same.
-        key = (self.with_tags, *map(id, self.entries))
-        found = _PAGE_JSON.get(key)
-        if found is not None:
-            return found[1]
-        data = b"[" + b",".join(document_json(e, with_tags=self.with_tags) for e in self.entries) + b"]"
-        if len(_PAGE_JSON) >= _PAGE_JSON_MAX:
-            _PAGE_JSON.clear()
-        _PAGE_JSON[key] = (tuple(self.entries), data)
-        return data
+
+        def joined() -> bytes:
+            return b"[" + b",".join(document_json(e, with_tags=self.with_tags) for e in self.entries) + b"]"
+
+        # The page's text is the same while its entries are the same ones.
+        return _PAGE_JSON.get(self.entries, joined, self.with_tags)
 
 
-# An entry's Document as JSON, by the entry's identity: entries are never mutated (store.py), so
-# the text never goes stale. It holds the entry, so an id is not reused while it is here.
-_DOCUMENT_JSON: dict[tuple[int, bool], tuple[Entry, bytes]] = {}
-_DOCUMENT_JSON_MAX = 8192
-# A page's JSON array by its entries' identities (and with_tags). It holds the entries, so none of
-# those ids is reused while the page is here.
-_PAGE_JSON: dict[tuple[object, ...], tuple[tuple[Entry, ...], bytes]] = {}
-_PAGE_JSON_MAX = 256
+# Entries are never mutated (store.py), so the text made from them never goes stale.
+_DOCUMENT_JSON: KeptByIdentity[bytes] = KeptByIdentity(8192)
+_PAGE_JSON: KeptByIdentity[bytes] = KeptByIdentity(256)
 
 
 def document_json(entry: Entry, *, with_tags: bool = True) -> bytes:
-    """`document(entry)` as compact UTF-8 JSON; cached, since listings serialize the same entries again."""
-    key = (id(entry), with_tags)
-    found = _DOCUMENT_JSON.get(key)
-    if found is not None and found[0] is entry:
-        return found[1]
-    data = compact_json(document(entry, with_tags=with_tags))
-    if len(_DOCUMENT_JSON) >= _DOCUMENT_JSON_MAX:
-        _DOCUMENT_JSON.clear()  # simpler than LRU, and a listing refills it at once
-    _DOCUMENT_JSON[key] = (entry, data)
-    return data
+    """`document(entry)` as compact UTF-8 JSON; kept, since listings serialize the same entries again."""
+    return _DOCUMENT_JSON.get((entry,), lambda: compact_json(document(entry, with_tags=with_tags)), with_tags)
 
 
 def read_page(page_size: str | None, next_page: str | None) -> PageRequest:

@@ -10,6 +10,7 @@ from emulator.domain.bulk import gc_paused
 from emulator.domain.clock import Clock
 from emulator.domain.errors import NotFound
 from emulator.domain.ids import Ids
+from emulator.domain.kept import KeptByIdentity
 from emulator.domain.provider.content import content_hash
 from emulator.domain.provider.oauth import OAuthApp, OAuthServer
 from emulator.domain.provider.store import Store
@@ -124,19 +125,10 @@ class DropboxProvider:
         return next(iter(self.accounts.values()))
 
 
-# A seed's file contents by identity, with their content hash: every reset and every new tenant
-# builds the accounts from the same seed bytes, and hashing them was most of a reset's time. The
-# entry holds the bytes, so an id is not reused while it is here (the seed holds them anyway).
-_SEED_DIGESTS: dict[int, tuple[bytes, str]] = {}
-_SEED_DIGESTS_MAX = 16384
+# A seed's file contents' hashes, by the bytes' identity: every reset and every new tenant builds
+# the accounts from the same seed bytes, and hashing them was most of a reset's time.
+_SEED_DIGESTS: KeptByIdentity[str] = KeptByIdentity(16384)
 
 
 def _seed_digest(data: bytes) -> str:
-    found = _SEED_DIGESTS.get(id(data))
-    if found is not None and found[0] is data:
-        return found[1]
-    digest = content_hash(data)
-    if len(_SEED_DIGESTS) >= _SEED_DIGESTS_MAX:
-        _SEED_DIGESTS.clear()
-    _SEED_DIGESTS[id(data)] = (data, digest)
-    return digest
+    return _SEED_DIGESTS.get((data,), lambda: content_hash(data))
