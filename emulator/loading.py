@@ -20,10 +20,10 @@ from collections.abc import Collection, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, cast
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple, cast
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from emulator.dialects import DEFAULT_DIALECT, DIALECTS
 from emulator.domain.bulk import gc_paused
@@ -75,11 +75,12 @@ class FixtureApp:
     redirect_uris: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class FixtureNode:
+class FixtureNode(NamedTuple):
     """One entry of an account's tree. `path` is the absolute display path, e.g. "/Photos/Été 2025".
 
     Folders have `content` None. `modified` None means "the emulator's start time".
+    A named tuple, not a frozen dataclass: a large fixture makes one per file, and a frozen
+    dataclass's `__init__` took three times as long.
     """
 
     path: str
@@ -755,30 +756,39 @@ class _Validator:
             if not isinstance(raw, str):
                 self.add(key_path, f"name {raw!r} must be text")
                 continue
-            here = f"{key_path}.{raw}"
             is_folder = raw.endswith("/")
             # NFC, as the fake Dropbox displays names: "Été" typed on macOS (NFD) is the same name.
             name = unicodedata.normalize("NFC", raw[:-1] if is_folder else raw)
             problem = _name_problem(name)
             if problem is not None:
-                self.add(here, problem)
+                self.add(f"{key_path}.{raw}", problem)
                 continue
             lower = name.lower()
             other = names.get(lower)
             if other is not None:
-                self.add(here, f'"{name}" and "{other}" differ only by case; Dropbox names ignore case')
+                self.add(
+                    f"{key_path}.{raw}",
+                    f'"{name}" and "{other}" differ only by case; Dropbox names ignore case',
+                )
                 continue
             names[lower] = name
             display = f"{parent}/{name}"
             if not is_folder:
-                content, modified = self.file(item, here, display, seed)
-                nodes.append(FixtureNode(display, False, content, modified))
+                # Most files of a large tree are text: made here, without `file`'s call.
+                if isinstance(item, str):
+                    nodes.append(FixtureNode(display, False, item.encode(), None))
+                else:
+                    content, modified = self.file(item, f"{key_path}.{raw}", display, seed)
+                    nodes.append(FixtureNode(display, False, content, modified))
                 continue
             nodes.append(FixtureNode(display, True, None, None))
             if isinstance(item, _MAPPING):
-                stack.append((here, display, iter(item.items()), {}))
+                stack.append((f"{key_path}.{raw}", display, iter(item.items()), {}))
             elif item is not None:
-                self.add(here, f'a folder (name ending in "/") holds a mapping or nothing, got {_kind(item)}')
+                self.add(
+                    f"{key_path}.{raw}",
+                    f'a folder (name ending in "/") holds a mapping or nothing, got {_kind(item)}',
+                )
         return tuple(nodes)
 
     def file(self, item: object, path: str, display: str, seed: str) -> tuple[bytes, float | None]:
@@ -963,22 +973,50 @@ class _FixtureLoader(_LoaderBase):
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, object]:
         seen: set[str] = set()
+        merges = False
         for key_node, _ in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            if isinstance(key_node, ScalarNode):
+                if key_node.tag in _MERGE_TAGS:
+                    merges = True
+                if key_node.tag == _MERGE_TAG:
+                    continue
                 if key_node.value in seen:
                     self.key_problems.append(
                         (key_node.start_mark.line + 1, f"duplicate key {key_node.value!r}")
                     )
                 seen.add(key_node.value)
-        self.flatten_mapping(node)  # resolves `<<: *anchor` merges
+        if merges:
+            self.flatten_mapping(node)  # resolves `<<: *anchor` merges
         result: dict[Hashable, object] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.key_problems.append((key_node.start_mark.line + 1, "a key must be plain text"))
-                continue
-            result[key_node.value] = self.construct_object(value_node, deep=deep)
+            elif value_node.__class__ is ScalarNode and value_node.tag == _STR_TAG:
+                # What construct_object makes of a text scalar, without its bookkeeping: a large
+                # fixture's tree is mostly text (file contents), and this was a third of its reading.
+                result[key_node.value] = value_node.value
+            else:
+                result[key_node.value] = self.construct_object(value_node, deep=deep)
         return result
 
+    def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
+        """BaseResolver.resolve for this loader's resolvers (by first character; no path resolvers).
+
+        Called by the parser for every node; the general one cost a large fixture a tenth of its reading.
+        """
+        if kind is ScalarNode:
+            if implicit[0] and value is not None:
+                for tag, pattern in self.yaml_implicit_resolvers.get(value[:1], ()):
+                    if pattern.match(value):
+                        return tag
+            return _STR_TAG
+        return "tag:yaml.org,2002:seq" if kind is SequenceNode else "tag:yaml.org,2002:map"
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# Keys flatten_mapping rewrites: merges (`<<`) and YAML 1.1's value key (`=`).
+_MERGE_TAGS = frozenset({_MERGE_TAG, "tag:yaml.org,2002:value"})
 
 for _tag, _pattern, _first in (
     ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),

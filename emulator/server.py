@@ -224,8 +224,10 @@ def serve_forever(
     signal.signal(signal.SIGTERM, _exit_cleanly)
     # What start-up made (modules, the fixture's state, the app) lives as long as the process: out
     # of the collector's sight, its full collections stop walking it again and again. This process
-    # is the emulator's own (`serve`); a library user's process is left as it is.
+    # is the emulator's own (`serve`, which built all that with the collector off); a library
+    # user's process is left as it is.
     gc.freeze()
+    gc.enable()
     try:
         with (
             contextlib.suppress(KeyboardInterrupt),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 
 class Ids:
@@ -45,6 +45,28 @@ class Ids:
         while len(digest) * 2 < length:
             digest += hashlib.sha256(digest).digest()
         return digest.hex()[:length]
+
+    # Bulk building (a 100,000-file fixture draws two tokens a file): the same values as the calls
+    # above, a third of their cost. Each value is drawn from the counter as it is taken, so draws
+    # and calls may interleave.
+    def urlsafe_draws(self, kind: str, nbytes: int = 24) -> Iterator[str]:
+        """`urlsafe(kind, nbytes)` each time one is taken."""
+        counter, prefix = f"~{kind}", f"{self.seed}:{kind}:"
+        encode, sha256 = base64.urlsafe_b64encode, hashlib.sha256
+        while True:
+            n = self._next.get(counter, 1)
+            self._next[counter] = n + 1
+            yield encode(sha256(f"{prefix}{n}".encode()).digest()[:nbytes]).decode().rstrip("=")
+
+    def hex_draws(self, kind: str, length: int = 16) -> Iterator[str]:
+        """`hex(kind, length)` each time one is taken."""
+        counter, prefix, sha256 = f"~{kind}", f"{self.seed}:{kind}:", hashlib.sha256
+        while length > 2 * sha256().digest_size:  # longer than one digest: rare, no shortcut
+            yield self.hex(kind, length)
+        while True:
+            n = self._next.get(counter, 1)
+            self._next[counter] = n + 1
+            yield sha256(f"{prefix}{n}".encode()).hexdigest()[:length]
 
     def state(self) -> dict[str, int]:
         return dict(self._next)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 from emulator.domain.bulk import gc_paused
 from emulator.domain.clock import Clock
@@ -13,22 +13,9 @@ from emulator.domain.ids import Ids
 from emulator.domain.kept import KeptByIdentity
 from emulator.domain.provider.content import content_hash
 from emulator.domain.provider.oauth import OAuthApp, OAuthServer
-from emulator.domain.provider.store import Store
+from emulator.domain.provider.store import SeedNode, Store
 
 ConsentMode = Literal["page", "auto"]
-
-
-class SeedNode(Protocol):
-    """One folder or file of a fixture tree, parents listed before children."""
-
-    @property
-    def path(self) -> str: ...
-    @property
-    def is_folder(self) -> bool: ...
-    @property
-    def content(self) -> bytes | None: ...
-    @property
-    def modified(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +24,7 @@ class AccountSeed:
     account_id: str
     email: str
     display_name: str
-    nodes: Sequence[SeedNode] = ()
+    nodes: tuple[SeedNode, ...] = ()
     tokens: tuple[str, ...] = ()
 
 
@@ -96,12 +83,7 @@ class DropboxProvider:
 
     def add_account(self, seed: AccountSeed) -> DropboxAccount:
         store = Store(self.clock, self.ids, max_upload_bytes=self.max_upload_bytes)
-        for node in seed.nodes:
-            if node.is_folder:
-                store.seed_folder(node.path)
-            else:
-                data = node.content or b""
-                store.seed_file(node.path, data, client_modified=node.modified, digest=_seed_digest(data))
+        store.seed_tree(seed.nodes, _seed_digests(seed.nodes))
         account = DropboxAccount(
             key=seed.key,
             account_id=seed.account_id,
@@ -125,10 +107,13 @@ class DropboxProvider:
         return next(iter(self.accounts.values()))
 
 
-# A seed's file contents' hashes, by the bytes' identity: every reset and every new tenant builds
-# the accounts from the same seed bytes, and hashing them was most of a reset's time.
-_SEED_DIGESTS: KeptByIdentity[str] = KeptByIdentity(16384)
+# The content hashes of a seed's files, by the identity of its (immutable) tuple of nodes: every
+# reset and every new tenant builds the accounts from the same seed, and hashing was most of a
+# reset's time. One value per account's tree, however many files it holds.
+_SEED_DIGESTS: KeptByIdentity[tuple[str | None, ...]] = KeptByIdentity(256)
 
 
-def _seed_digest(data: bytes) -> str:
-    return _SEED_DIGESTS.get((data,), lambda: content_hash(data))
+def _seed_digests(nodes: tuple[SeedNode, ...]) -> tuple[str | None, ...]:
+    return _SEED_DIGESTS.get(
+        (nodes,), lambda: tuple(None if n.is_folder else content_hash(n.content or b"") for n in nodes)
+    )

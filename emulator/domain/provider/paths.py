@@ -64,6 +64,23 @@ def _check_component(path: str, component: str) -> None:
         raise InvalidInput(f"Dropbox does not store files named {component!r}", provider_message=DISALLOWED)
 
 
+def is_plain_name(name: str) -> bool:
+    """True when `name` is one valid component already in display form (NFC, no control character).
+
+    Bulk loading's quick test of a name under a known folder; a name it refuses goes through
+    `normalize_once`, for the verdict and its message.
+    """
+    return (
+        0 < len(name) <= MAX_COMPONENT
+        and "/" not in name
+        and name != "."
+        and name != ".."
+        and not (len(name) <= _LONGEST_IGNORED and name.lower() in IGNORED_NAMES)
+        and _CONTROL.search(name) is None
+        and unicodedata.is_normalized("NFC", name)
+    )
+
+
 def _malformed(path: str, reason: str) -> InvalidInput:
     return InvalidInput(f"malformed path {path!r}: {reason}", provider_message=MALFORMED)
 

@@ -18,7 +18,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from emulator.domain.clock import Clock
 from emulator.domain.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -27,6 +27,8 @@ from emulator.domain.provider import content, paths
 
 DEFAULT_MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 ROOT_ID = "id:root"
+_ID_KIND, _ID_BYTES = "dropbox-id", 16
+_REV_KIND, _REV_LENGTH = "dropbox-rev", 16
 SNAPSHOT_VERSION = 1
 
 ChangeTag = Literal["file", "folder", "deleted"]
@@ -147,6 +149,19 @@ def _with_file_fields(result: Metadata, source: Entry | Change) -> Metadata:
         server_modified=content.format_time(source.server_modified),
     )
     return result
+
+
+class SeedNode(Protocol):
+    """One folder or file of a fixture tree, parents listed before children."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def is_folder(self) -> bool: ...
+    @property
+    def content(self) -> bytes | None: ...
+    @property
+    def modified(self) -> float | None: ...
 
 
 def _folder(entry_id: str, display: str) -> Entry:
@@ -493,6 +508,86 @@ class Store:
         self._index(file, data)
         return file
 
+    def seed_tree(self, nodes: Sequence[SeedNode], digests: Sequence[str | None] | None = None) -> None:
+        """`seed_folder` and `seed_file` for each node in turn, with the same entries, ids and revs.
+
+        Built for a fixture's tree, parents listed before their children, where a node is most
+        often a new name in a folder just made: those are made here directly (a 100,000-file
+        fixture spent most of its start there). Any other node (a name to check further, an
+        existing path, a parent not yet seen) takes `seed_folder` / `seed_file`.
+        `digests`, when given, holds each file node's content hash (`content.content_hash`), computed
+        before (a seed's, kept), and anything for a folder.
+        """
+        if digests is None:
+            digests = [None if n.is_folder else content.content_hash(n.content or b"") for n in nodes]
+        # The folders seen so far, by display path as the nodes spell them.
+        folders: dict[str, Entry] = {paths.ROOT: self._root}
+        touched: set[str] = set()
+        now = self.clock.now()
+        try:
+            self._seed_nodes(zip(nodes, digests, strict=True), folders, touched, now)
+        finally:
+            # Listings made before are stale, even when a node was refused half-way.
+            for folder_key in touched:
+                self._sorted.pop(folder_key, None)
+
+    def _seed_nodes(
+        self,
+        nodes: Iterable[tuple[SeedNode, str | None]],
+        folders: dict[str, Entry],
+        touched: set[str],
+        now: float,
+    ) -> None:
+        by_key, by_id, children = self._by_key, self._by_id, self._children
+        is_plain_name = paths.is_plain_name
+        # `_new_id` and `_new_rev`'s values, drawn the cheap way.
+        id_draws = self.ids.urlsafe_draws(_ID_KIND, _ID_BYTES)
+        rev_draws = self.ids.hex_draws(_REV_KIND, _REV_LENGTH)
+        for node, digest in nodes:
+            path = node.path
+            cut = path.rfind("/")
+            parent = folders.get(path[:cut]) if cut >= 0 else None
+            name = path[cut + 1 :]
+            key = f"{parent.path_lower}/{name.lower()}" if parent is not None and is_plain_name(name) else ""
+            if parent is None or not key or key in by_key:
+                if node.is_folder:
+                    folder = self.seed_folder(path)
+                    if folder is not self._root:  # "/" is the root, but "//name" is no path
+                        folders[path] = folder
+                else:
+                    self.seed_file(path, node.content or b"", node.modified, digest=digest)
+                continue
+            display = f"{parent.path_display}/{name}"
+            entry_id = "id:" + next(id_draws)
+            if entry_id in by_id:
+                entry_id = self._new_id()
+            if node.is_folder:
+                entry = Entry(entry_id, name, display, key, True, 0, None, None, None, None)
+                folders[path] = entry
+                children[key] = set()
+            else:
+                data = node.content or b""
+                if digest is None:
+                    digest = content.content_hash(data)
+                modified = node.modified
+                entry = Entry(
+                    entry_id,
+                    name,
+                    display,
+                    key,
+                    False,
+                    len(data),
+                    next(rev_draws),
+                    digest,
+                    now if modified is None else modified,
+                    now,
+                )
+                self._incref(digest, data)
+            by_key[key] = entry
+            by_id[entry.id] = entry
+            children[parent.path_lower].add(key)
+            touched.add(parent.path_lower)
+
     # -- planning (no mutation) --------------------------------------------------------
     def _plan_parents(self, path: str, role: str) -> tuple[str, list[str]]:
         """The display path `path`'s parent has or will have, and the missing folders to create, top first.
@@ -568,12 +663,12 @@ class Store:
     def _new_id(self) -> str:
         # A store rebuilt from a snapshot or a log may be handed fresh Ids: never reissue a live id.
         while True:
-            candidate = "id:" + self.ids.urlsafe("dropbox-id", 16)
+            candidate = "id:" + self.ids.urlsafe(_ID_KIND, _ID_BYTES)
             if candidate not in self._by_id:
                 return candidate
 
     def _new_rev(self) -> str:
-        return self.ids.hex("dropbox-rev", 16)
+        return self.ids.hex(_REV_KIND, _REV_LENGTH)
 
     def _new_folder(self, display: str) -> Entry:
         return _folder(self._new_id(), display)
