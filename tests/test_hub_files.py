@@ -9,8 +9,11 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from emulator.domain.platform.hub import document_id
 from emulator.domain.provider.content import content_hash
 from emulator.domain.provider.store import Store
 from emulator.runtime import Runtime
@@ -431,3 +434,10 @@ def test_a_new_link_takes_an_expiry_and_checks_its_settings(hub: Hub) -> None:
         "GET", "/files/links", params={"path": "/Documents/notes.txt", "visibility": "PASSWORD"}
     )
     assert (no_password.status_code, no_password.json()["message"]) == (400, "You must supply a password")
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=st.one_of(st.text(), st.text(alphabet="aZ09_.~-/ é%+", max_size=12)))
+def test_a_document_id_is_the_path_url_encoded_twice(path: str) -> None:
+    once = quote(path or "/", safe="")
+    assert document_id(path) == quote(once, safe="")

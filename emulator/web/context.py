@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from emulator.dialects import DIALECTS, Dialect
-from emulator.domain.compact_json import compact_json
+from emulator.domain.json_codec import compact_json
 from emulator.domain.platform.instances import Instance
 from emulator.domain.platform.tenants import Caller
 from emulator.domain.state import EmulatorState
@@ -43,13 +43,30 @@ def dialect_of(request: Request) -> Dialect:
     return DIALECTS[request.path_params["dialect"]]
 
 
+def header_of(request: Request, name: bytes) -> str | None:
+    """`request.headers.get(name)` (`name` in lower case, as ASGI servers give them): the first value.
+
+    From the headers gathered into a dict once per request: Starlette's `Headers` looks each one up
+    with a loop in Python, and a write looks up three or four.
+    """
+    scope = request.scope
+    gathered: dict[bytes, bytes] | None = scope.get(_GATHERED)
+    if gathered is None:
+        gathered = scope[_GATHERED] = dict(reversed(scope["headers"]))  # reversed: the first wins
+    value = gathered.get(name)
+    return None if value is None else value.decode("latin-1")
+
+
+_GATHERED = "hub_emulator.headers"  # the scope's key for them
+
+
 def caller_of(request: Request) -> Caller:
-    credentials = parse_authorization(request.headers.get("authorization"))
+    credentials = parse_authorization(header_of(request, b"authorization"))
     return state_of(request).authenticate(credentials.user, credentials.organization)
 
 
 def instance_caller_of(request: Request) -> tuple[Caller, Instance]:
-    credentials = parse_authorization(request.headers.get("authorization"))
+    credentials = parse_authorization(header_of(request, b"authorization"))
     return state_of(request).authenticate_instance(
         credentials.user, credentials.organization, credentials.token
     )
@@ -70,7 +87,7 @@ def origin_of(request: Request) -> str:
 
 
 class CompactJSONResponse(JSONResponse):
-    """JSONResponse's very bytes, from one shared encoder (see emulator.domain.compact_json)."""
+    """JSONResponse's very bytes, from one shared encoder (see emulator.domain.json_codec)."""
 
     def render(self, content: Any) -> bytes:
         return compact_json(content)

@@ -10,7 +10,14 @@ from starlette.routing import BaseRoute, Route
 
 from emulator import __version__
 from emulator.dialects import DIALECTS
-from emulator.web.openapi_specs import PATH_EXAMPLES, Spec, components, operation_specs, ref
+from emulator.web.openapi_specs import (
+    NUMERIC_PATH_PARAMETERS,
+    PATH_EXAMPLES,
+    Spec,
+    components,
+    operation_specs,
+    ref,
+)
 
 PARAM = re.compile(r"{([^}:]+)(?::([^}]+))?}")
 
@@ -39,7 +46,9 @@ def _expand(path: str) -> list[tuple[str, dict[str, str]]]:
 def _parameters(path: str) -> list[dict[str, Any]]:
     found = []
     for name, convertor in PARAM.findall(path):
-        schema = {"type": "integer"} if convertor == "int" else {"type": "string"}
+        schema: dict[str, Any] = {"type": "integer"} if convertor == "int" else {"type": "string"}
+        if (name, convertor) in NUMERIC_PATH_PARAMETERS:
+            schema["pattern"] = "^[0-9]+$"
         parameter = {"name": name, "in": "path", "required": True, "schema": schema}
         example = PATH_EXAMPLES.get((name, convertor))
         if example is not None:

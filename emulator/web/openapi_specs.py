@@ -278,6 +278,12 @@ def components(dialects: dict[str, Dialect]) -> dict[str, Schema]:
 
 
 # Path parameters, by (name, convertor), with a value the default fixture knows (SDK docs, fuzzers).
+# Path parameters without a convertor that hold numeric ids: documented as digits, which also keeps
+# a fuzzer from reading `/instances/events` (a route of its own) as the instance "events".
+NUMERIC_PATH_PARAMETERS = frozenset(
+    {("id", ""), ("event_id", ""), ("notification_id", ""), ("instance_id", "")}
+)
+
 PATH_EXAMPLES: dict[tuple[str, str], object] = {
     ("id", "document_id"): "%252FDocuments%252Fnotes.txt",
     ("id", "int"): 100,
@@ -458,6 +464,8 @@ def event_specs(dialect: Dialect) -> dict[str, Spec]:
 # -- the control plane ----------------------------------------------------------------------------
 # The control plane's filters read an empty value as no filter (`?instanceId=` from an unset variable).
 OPTIONAL_INTEGER: Schema = {"anyOf": [INTEGER, {"type": "string", "maxLength": 0}]}
+# Empty is the default there too, as for every integer filter (deliveries/wait: count 1, attempts none).
+OPTIONAL_POSITIVE: Schema = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "maxLength": 0}]}
 TENANT = query("tenant", STRING, description="a tenant id (default: default)")
 STATUS_FILTER = query("status", {"enum": ["pending", "delivered", "queued", "dropped", "any"]})
 JOURNAL_FILTERS = (
@@ -565,8 +573,8 @@ def control_specs() -> dict[str, Spec]:
         f"POST {CONTROL}/oauth/codes": spec(body=json_body(code_body), ok=ok(ref("OAuthCode"), "201")),
         f"GET {CONTROL}/deliveries": spec(STATUS_FILTER, *JOURNAL_FILTERS, ok=ok(array(ref("Notification")))),
         f"GET {CONTROL}/deliveries/wait": spec(
-            query("count", {"type": "integer", "minimum": 1}),
-            query("attempts", {"type": "integer", "minimum": 1}),
+            query("count", OPTIONAL_POSITIVE),
+            query("attempts", OPTIONAL_POSITIVE),
             STATUS_FILTER,
             *JOURNAL_FILTERS,
             WAIT,

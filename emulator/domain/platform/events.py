@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from emulator.dialects import DIALECTS
 from emulator.domain.clock import Timer
-from emulator.domain.compact_json import compact_json
 from emulator.domain.delivery import DeliveryEngine, Notification, NotificationKind
 from emulator.domain.errors import DomainError, InvalidInput, NotFound
+from emulator.domain.json_codec import compact_json
 from emulator.domain.platform.instances import Instance, is_http_url
 from emulator.domain.platform.tenants import Caller
+from emulator.domain.provider.accounts import DropboxAccount
 from emulator.domain.provider.content import format_time
 from emulator.domain.provider.store import Change, Store
 from emulator.domain.state import EmulatorState
@@ -46,6 +47,14 @@ def callback_entry(change: Change) -> dict[str, Any]:
     return {
         "path": change.path_lower,
         "metadata": {"path": change.path_display, "name": change.name, "type": change.tag},
+    }
+
+
+def _provider_data(account: DropboxAccount, instance: Instance, changes: list[Change]) -> dict[str, Any]:
+    return {
+        "accountId": account.account_id,
+        "fromCursor": changes[0].seq - 1 if changes else instance.cursor,
+        "toCursor": changes[-1].seq if changes else instance.cursor,
     }
 
 
@@ -157,14 +166,15 @@ class EventService:
         self._poll_timers.pop(instance_id, None)
         if instance is None or not self._subscribed_now(instance) or instance.vendor_type != "polling":
             return
-        changes = self._take_changes(instance)
+        account = self._account(instance)
+        changes = self._take_changes(instance, account)
         self._schedule_poll(instance, None if changes else self._idle_due(instance))
         if changes:
             self._emit(
                 instance,
                 "polling",
                 [callback_entry(c) for c in changes],
-                self._provider_data(instance, changes),
+                _provider_data(account, instance, changes),
             )
 
     def _idle_due(self, instance: Instance) -> float:
@@ -215,19 +225,19 @@ class EventService:
         return read
 
     def _notify_webhook(self, instance: Instance) -> int:
-        changes = self._take_changes(instance)
+        account = self._account(instance)
+        changes = self._take_changes(instance, account)
         # One operation, one event: changes come grouped by the batch that wrote them.
         batches: dict[int, list[Change]] = {}
         for change in changes:
             batches.setdefault(change.batch, []).append(change)
         for batch in batches.values():
-            self._emit(
-                instance, "webhook", [callback_entry(c) for c in batch], self._provider_data(instance, batch)
-            )
+            entries = [callback_entry(c) for c in batch]
+            self._emit(instance, "webhook", entries, _provider_data(account, instance, batch))
         return len(batches)
 
-    def _take_changes(self, instance: Instance) -> list[Change]:
-        store = self._store(instance)
+    def _take_changes(self, instance: Instance, account: DropboxAccount) -> list[Change]:
+        store = account.store
         changes = store.changes_since(instance.cursor)
         instance.cursor = store.cursor()
         return changes
@@ -246,16 +256,11 @@ class EventService:
             self._linked_cache[key] = found
         return found
 
-    def _store(self, instance: Instance) -> Store:
-        return self.state.provider_of(instance).account(instance.account).store
+    def _account(self, instance: Instance) -> DropboxAccount:
+        return self.state.provider_of(instance).account(instance.account)
 
-    def _provider_data(self, instance: Instance, changes: list[Change]) -> dict[str, Any]:
-        account = self.state.provider_of(instance).account(instance.account)
-        return {
-            "accountId": account.account_id,
-            "fromCursor": changes[0].seq - 1 if changes else instance.cursor,
-            "toCursor": changes[-1].seq if changes else instance.cursor,
-        }
+    def _store(self, instance: Instance) -> Store:
+        return self._account(instance).store
 
     # -- async jobs --------------------------------------------------------------------
     def async_callback_url(self, instance: Instance, requested: str | None) -> str:
@@ -305,10 +310,11 @@ class EventService:
     def flush(self, instance: Instance) -> None:
         """Tell a polling instance now what its next tick would tell it (webhooks are told at once)."""
         if self._subscribed_now(instance) and instance.vendor_type == "polling":
-            changes = self._take_changes(instance)
+            account = self._account(instance)
+            changes = self._take_changes(instance, account)
             if changes:
                 entries = [callback_entry(c) for c in changes]
-                self._emit(instance, "polling", entries, self._provider_data(instance, changes))
+                self._emit(instance, "polling", entries, _provider_data(account, instance, changes))
 
     def trigger(self, instance: Instance, entries: list[dict[str, Any]]) -> Event:
         """A notification now, with the events given (the control plane's on-demand trigger)."""

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import mimetypes
+import re
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote, unquote
 
-from emulator.domain.compact_json import compact_json
 from emulator.domain.errors import InvalidInput, NotFound, TooLarge
+from emulator.domain.json_codec import compact_json
 from emulator.domain.kept import KeptByIdentity
 from emulator.domain.provider import paths
 from emulator.domain.provider.content import format_time
@@ -53,7 +54,16 @@ def document_id(path_display: str) -> str:
     Encoding with `safe=""` leaves only unreserved characters and `%XX`, so the second encoding
     only turns `%` into `%25`. Cached: a listing asks for its folder's id once per child.
     """
-    return quote(path_display or "/", safe="").replace("%", "%25")
+    path = path_display or "/"
+    if _UNRESERVED_PATH.fullmatch(path):
+        # What quote gives such a path (only "/" encoded, to "%2F"), encoded again, without quote's work.
+        return path.replace("/", "%252F")
+    return quote(path, safe="").replace("%", "%25")
+
+
+# quote(safe="") leaves letters, digits and "_.-~" as they are: in a path of those and "/", only
+# each "/" changes.
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
 def document(entry: Entry, *, with_tags: bool = True) -> Document:
@@ -544,8 +554,8 @@ class DocumentsHub:
         return document(self._with_properties(copied, placement.tags, None))
 
     def _with_properties(self, entry: Entry, tags: Iterable[str] | None, description: str | None) -> Entry:
-        if tags is None and description is None:
-            return entry
+        if description is None and (tags is None or (entry.path_display and tags == entry.tags)):
+            return entry  # nothing changes (a new folder created with `tags: []`): no lookup
         return self.store.set_properties(entry.path_display, tags=tags, description=description)
 
     def _clear_for_overwrite(self, source: Entry, target: str) -> None:

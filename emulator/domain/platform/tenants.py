@@ -36,7 +36,10 @@ class Organization:
     failure_policy: FailurePolicy = "retry"
 
     def user_by_secret(self, secret: str) -> User | None:
-        return next((u for u in self.users if u.secret == secret), None)
+        for user in self.users:  # a loop, not next(generator): every platform request asks
+            if user.secret == secret:
+                return user
+        return None
 
 
 @dataclass(slots=True)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from emulator.domain.clock import Clock
 from emulator.domain.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -63,9 +63,12 @@ class Entry:
         return result if self.is_folder else _with_file_fields(result, self)
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One line of the account's change log: what a path became (file, folder) or that it went."""
+class Change(NamedTuple):
+    """One line of the account's change log: what a path became (file, folder) or that it went.
+
+    A named tuple rather than a frozen dataclass: every write makes one, and a frozen dataclass
+    sets each of its twelve fields through `object.__setattr__`.
+    """
 
     seq: int
     batch: int
@@ -83,36 +86,24 @@ class Change:
     @classmethod
     def written(cls, seq: int, batch: int, entry: Entry) -> Change:
         return cls(
-            seq=seq,
-            batch=batch,
-            tag="folder" if entry.is_folder else "file",
-            path_lower=entry.path_lower,
-            path_display=entry.path_display,
-            name=entry.name,
-            entry_id=entry.id,
-            rev=entry.rev,
-            content_hash=entry.content_hash,
-            size=entry.size,
-            client_modified=entry.client_modified,
-            server_modified=entry.server_modified,
+            seq,
+            batch,
+            "folder" if entry.is_folder else "file",
+            entry.path_lower,
+            entry.path_display,
+            entry.name,
+            entry.id,
+            entry.rev,
+            entry.content_hash,
+            entry.size,
+            entry.client_modified,
+            entry.server_modified,
         )
 
     @classmethod
     def deleted(cls, seq: int, batch: int, entry: Entry) -> Change:
-        return cls(
-            seq=seq,
-            batch=batch,
-            tag="deleted",
-            path_lower=entry.path_lower,
-            path_display=entry.path_display,
-            name=entry.name,
-            entry_id=None,
-            rev=None,
-            content_hash=None,
-            size=0,
-            client_modified=None,
-            server_modified=None,
-        )
+        path_lower, path_display, name = entry.path_lower, entry.path_display, entry.name
+        return cls(seq, batch, "deleted", path_lower, path_display, name, None, None, None, 0, None, None)
 
     def metadata(self) -> Metadata:
         """The entry as Dropbox's `list_folder/continue` reports it (`.tag` file, folder or deleted)."""
@@ -122,16 +113,13 @@ class Change:
         return _with_file_fields(result, self) if self.tag == "file" else result
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _CHANGE_FIELDS}
+        return self._asdict()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Change:
         if data["tag"] not in ("file", "folder", "deleted"):
             raise ValueError(f"unknown change tag {data['tag']!r}")
-        return cls(**{name: data[name] for name in _CHANGE_FIELDS})
-
-
-_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
+        return cls(**{name: data[name] for name in cls._fields})
 
 
 def _metadata(tag: ChangeTag, name: str, path_lower: str, path_display: str) -> Metadata:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from emulator.dialects import header_variants
 from emulator.domain.platform.instances import Instance
-from emulator.web.context import json_response, runtime_of
+from emulator.web.context import header_of, json_response, runtime_of
 
 T = TypeVar("T")
 ASYNC_REQUEST_HEADERS = header_variants("Async-Request")
@@ -19,9 +19,9 @@ _ASYNC_REQUEST_RAW = frozenset(h.lower().encode("latin-1") for h in ASYNC_REQUES
 
 
 def wants_async(request: Request) -> bool:
-    # One pass over the raw headers: every write asks, and most say nothing.
-    for name, value in request.scope["headers"]:
-        if name.lower() in _ASYNC_REQUEST_RAW and value.strip().lower() == b"true":
+    for name in _ASYNC_REQUEST_RAW:  # every write asks, and most say nothing
+        value = header_of(request, name)
+        if value is not None and value.strip().lower() == "true":
             return True
     return False
 
