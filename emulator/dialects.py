@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(NamedTuple):
     name: str  # also the path segment: /{name}/api-v2
     singular: str  # JSON key of the connector object, Authorization word
     header_prefix: str  # Elements-Async-Request, Your_moms-Webhook-Id, ...

@@ -17,7 +17,6 @@ import json
 import re
 import unicodedata
 from collections.abc import Collection, Hashable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, NamedTuple, cast
@@ -48,8 +47,7 @@ FILE_SOURCES: Final = ("content", "base64", "file", "size")
 # ----------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True, slots=True)
-class FixtureUser:
+class FixtureUser(NamedTuple):
     id: int
     secret: str
     email: str
@@ -57,8 +55,7 @@ class FixtureUser:
     last_name: str
 
 
-@dataclass(frozen=True, slots=True)
-class FixtureOrganization:
+class FixtureOrganization(NamedTuple):
     id: int
     name: str
     secret: str
@@ -66,8 +63,7 @@ class FixtureOrganization:
     users: tuple[FixtureUser, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class FixtureApp:
+class FixtureApp(NamedTuple):
     """An OAuth app registered with the fake Dropbox; empty `redirect_uris` accepts any redirect."""
 
     key: str
@@ -89,8 +85,7 @@ class FixtureNode(NamedTuple):
     modified: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class FixtureAccount:
+class FixtureAccount(NamedTuple):
     key: str
     account_id: str
     email: str
@@ -99,8 +94,7 @@ class FixtureAccount:
     nodes: tuple[FixtureNode, ...]  # parents before children, in fixture order
 
 
-@dataclass(frozen=True, slots=True)
-class FixtureInstance:
+class FixtureInstance(NamedTuple):
     """An instance provisioned at start; it takes the next instance id in fixture order."""
 
     organization: int
@@ -115,8 +109,7 @@ class FixtureInstance:
     disabled: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Fixture:
+class Fixture(NamedTuple):
     source: str
     seed: str
     clock_start: float

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.domain.clock import ClockMode
 from emulator.domain.delivery import Attempt, DeliveryEngine
@@ -114,8 +114,7 @@ class Sink:
     next_id: int = 1
 
 
-@dataclass(frozen=True)
-class DropboxApiInfo:
+class DropboxApiInfo(NamedTuple):
     """Where the HTTPS Dropbox API surface listens (hosts as `host:port`) and the CA file that signs it."""
 
     api_host: str

@@ -15,8 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from emulator.domain.delivery import Attempt, DeliveryEngine
 
@@ -32,8 +31,7 @@ log = logging.getLogger("emulator.transport")
 MAX_READ_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
-class SendResult:
+class SendResult(NamedTuple):
     status_code: int | None  # None: no HTTP answer (refused, timed out, ...)
     error: str | None
     latency_ms: float

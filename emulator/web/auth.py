@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from emulator.dialects import auth_words
 from emulator.domain.errors import Unauthenticated
@@ -13,8 +13,7 @@ _PART = re.compile(r"^\s*([A-Za-z_]+)\s*:?\s+(\S+)\s*$")
 _WORDS = {"user": "user", "organization": "organization", **{w: "token" for w in auth_words()}}
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
+class Credentials(NamedTuple):
     user: str | None = None
     organization: str | None = None
     token: str | None = None

@@ -415,15 +415,15 @@ class EventService:
             self.engine.submit(notification)
 
     def _headers(self, instance: Instance, notification_id: int, body: bytes) -> dict[str, str]:
-        dialect = DIALECTS.get(instance.dialect, DIALECTS["elements"])
+        webhook_id, instance_id, signed = _HEADER_NAMES.get(instance.dialect, _HEADER_NAMES["elements"])
         headers = {
             "Content-Type": "application/json",
-            dialect.header("Webhook-Id"): str(notification_id),
-            dialect.header("Instance-Id"): str(instance.id),
+            webhook_id: str(notification_id),
+            instance_id: str(instance.id),
         }
         key = instance.signature_key
         if key:
-            headers[dialect.header("Webhook-Signature")] = signature(key, body)
+            headers[signed] = signature(key, body)
         return headers
 
     # -- reading events ----------------------------------------------------------------
@@ -472,5 +472,14 @@ class EventService:
         return found
 
 
+# Each dialect's spelling of the callback headers, spelled once.
+_HEADER_NAMES = {
+    name: (d.header("Webhook-Id"), d.header("Instance-Id"), d.header("Webhook-Signature"))
+    for name, d in DIALECTS.items()
+}
+
+
 def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    if 0 < len(items) <= size:
+        return [items]  # most often one change, one chunk
     return [items[i : i + size] for i in range(0, len(items), size)]

@@ -25,9 +25,8 @@ import mimetypes
 import re
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, unquote
 
 from emulator.domain.errors import InvalidInput, NotFound, TooLarge
@@ -103,8 +102,7 @@ def media_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-@dataclass(frozen=True, slots=True)
-class Locator:
+class Locator(NamedTuple):
     """Where a request points: a normalised display path, or a Dropbox id."""
 
     path: str | None = None
@@ -187,8 +185,7 @@ def _named(path: str, name: str | None) -> str:
     return path
 
 
-@dataclass(frozen=True, slots=True)
-class Upload:
+class Upload(NamedTuple):
     path: str
     data: bytes
     overwrite: bool
@@ -218,8 +215,7 @@ def read_upload(
     return Upload(target, data, read_flag(overwrite, "overwrite"), tuple(tags) or None, description)
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(NamedTuple):
     """Where a create or copy puts its entry, and the tags it gets (None: none given)."""
 
     path: str
@@ -242,8 +238,7 @@ def read_destination(body: object) -> Placement:
     return Placement(_named(_path(path), _text(fields, "name")), read_tags(fields.get("tags")))
 
 
-@dataclass(frozen=True, slots=True)
-class Patch:
+class Patch(NamedTuple):
     path: str | None
     tags: tuple[str, ...] | None
     description: str | None
@@ -258,14 +253,12 @@ def read_patch(body: object) -> Patch:
 
 
 # -- paging --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PageRequest:
+class PageRequest(NamedTuple):
     size: int
     token: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(NamedTuple):
     """One page of a listing: its entries, as Documents or as the hub's JSON array."""
 
     entries: Sequence[Entry]
@@ -342,8 +335,7 @@ def _fingerprint(*parts: object) -> str:
 
 
 # -- search --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SearchQuery:
+class SearchQuery(NamedTuple):
     root: Locator
     text: str | None
     start: float | None
@@ -397,8 +389,7 @@ def _date(text: str | None, name: str, *, end: bool = False) -> float | None:
 
 
 # -- links ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SharedLink:
+class SharedLink(NamedTuple):
     token: str
     url_name: str
     visibility: str
@@ -450,8 +441,7 @@ def _read_link_settings(
 
 
 # -- the hub -------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Download:
+class Download(NamedTuple):
     entry: Entry
     data: bytes
     media_type: str

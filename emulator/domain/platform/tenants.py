@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 FailurePolicy = Literal["retry", "queue"]
 FAILURE_POLICIES: tuple[FailurePolicy, ...] = ("retry", "queue")
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(NamedTuple):
     id: int
     secret: str
     email: str

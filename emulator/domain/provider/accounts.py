@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from emulator.domain.bulk import gc_paused
 from emulator.domain.clock import Clock
@@ -18,8 +18,7 @@ from emulator.domain.provider.store import SeedNode, Store
 ConsentMode = Literal["page", "auto"]
 
 
-@dataclass(frozen=True, slots=True)
-class AccountSeed:
+class AccountSeed(NamedTuple):
     key: str
     account_id: str
     email: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from emulator.domain.clock import Clock
 from emulator.domain.errors import InvalidInput
@@ -11,8 +12,7 @@ from emulator.domain.ids import Ids
 CODE_TTL_SECONDS = 600.0
 
 
-@dataclass(frozen=True, slots=True)
-class OAuthApp:
+class OAuthApp(NamedTuple):
     key: str
     secret: str
     redirect_uris: tuple[str, ...] = ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from emulator.domain.errors import InvalidInput, NotFound
 from emulator.domain.provider.accounts import DropboxAccount, DropboxProvider
@@ -20,16 +20,14 @@ TOKEN_PREFIX = "sl."  # what Dropbox's short-lived access tokens start with
 SCOPES = "account_info.read files.content.read files.content.write files.metadata.read files.metadata.write"
 
 
-@dataclass(frozen=True, slots=True)
-class TokenOwner:
+class TokenOwner(NamedTuple):
     """The account a token opens, and the tenant that account belongs to."""
 
     tenant: str
     account: DropboxAccount
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+class Grant(NamedTuple):
     """What Dropbox's `/oauth2/token` answers for an authorization code."""
 
     owner: TokenOwner

@@ -8,7 +8,7 @@ check all their input first, then go through `dispatch` so that async requests w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote
 
 from starlette.convertors import Convertor, register_url_convertor
@@ -55,8 +55,7 @@ class DocumentIdConvertor(Convertor[str]):
 register_url_convertor("document_id", DocumentIdConvertor())
 
 
-@dataclass(frozen=True, slots=True)
-class HubCall:
+class HubCall(NamedTuple):
     """What every hub handler needs: the authenticated instance, its account's hub, the dialect."""
 
     instance: Instance
