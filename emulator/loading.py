@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import hashlib
 import json
 import re
@@ -344,6 +343,8 @@ class _Validator:
 
     @staticmethod
     def _unknown(key: str, allowed: Collection[str]) -> str:
+        import difflib  # only a fixture with a mistake needs it: not imported at every start
+
         close = difflib.get_close_matches(key, list(allowed), n=1)
         if close:
             return f'unknown key (did you mean "{close[0]}"?)'

@@ -81,7 +81,7 @@ def fuzz_runtime() -> Runtime:
     polling = InstanceSeed(
         1, 1, "alice", "fuzz polling", configuration={**config, "event.vendor.type": "polling"}
     )
-    seed = dataclasses.replace(seed, instances=(webhook, polling))
+    seed = seed._replace(instances=(webhook, polling))
     return Runtime(seed, source=str(DEFAULT_FIXTURE), sender=NullSender())
 
 

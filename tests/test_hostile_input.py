@@ -6,7 +6,6 @@ request ids: every answer, errors included, is handed a request id from the seed
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,7 +71,7 @@ def small_runtime() -> Runtime:
         "oauth.api.secret": "fake_Dropbox_api_secret",
     }
     instance = InstanceSeed(1, 1, "alice", "hostile", token=RAW_TOKEN, configuration=config)
-    seed = dataclasses.replace(state_seed(load_fixture(DEFAULT_FIXTURE)), limits=SMALL, instances=(instance,))
+    seed = state_seed(load_fixture(DEFAULT_FIXTURE))._replace(limits=SMALL, instances=(instance,))
     return Runtime(seed, source=str(DEFAULT_FIXTURE))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from emulator.domain.clock import Clock, ClockMode
@@ -25,8 +27,7 @@ from emulator.domain.provider.store import Change, Store
 DEFAULT_TENANT = "default"
 
 
-@dataclass(frozen=True, slots=True)
-class OrganizationSeed:
+class OrganizationSeed(NamedTuple):
     id: int
     name: str
     secret: str
@@ -34,8 +35,7 @@ class OrganizationSeed:
     failure_policy: FailurePolicy = "retry"
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceSeed:
+class InstanceSeed(NamedTuple):
     organization_id: int
     user_id: int
     account: str
@@ -44,18 +44,16 @@ class InstanceSeed:
     connector: str = "dropbox"
     token: str | None = None
     tags: tuple[str, ...] = ()
-    configuration: Mapping[str, str] = field(default_factory=dict)
+    configuration: Mapping[str, str] = MappingProxyType({})  # read only: one empty mapping for all
     disabled: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(NamedTuple):
     max_upload_bytes: int = 150 * 1024 * 1024
     max_body_bytes: int = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class StateSeed:
+class StateSeed(NamedTuple):
     """Everything a fixture says, in domain terms: reset rebuilds the state from it."""
 
     seed: str
