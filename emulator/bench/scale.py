@@ -2,8 +2,9 @@
 
 Load time is the scale fixture's launch-to-health minus the bench fixture's (the same fixture
 without the generated tree). Latency is the median of sequential requests on one keep-alive
-connection, the same requests on both: `GET .../folders/contents` of `/Documents` and an upload
-of a small new file into it; measured in pairs (one per round), each ratio the median of the pairs'.
+connection to each, the same requests on both, sent to the two in turns: `GET .../folders/contents`
+of `/Documents` and an upload of a small new file into it; a pair of runs per round, each ratio
+the median of the pairs'.
 """
 
 from __future__ import annotations
@@ -45,36 +46,55 @@ def upload_request(port: int, index: int) -> bytes:
     return head.encode() + body
 
 
-async def sequential_ms(port: int, requests: list[bytes]) -> float:
-    """Median latency of `requests` sent one after the other on one connection."""
+Pairs = list[tuple[bytes, bytes]]  # the same request, for the base server and for the scaled one
+Medians = tuple[float, float]  # (contents ms, upload ms)
+
+
+async def interleaved_ms(base_port: int, scaled_port: int, requests: Pairs) -> tuple[float, float]:
+    """Median latencies (base, scaled) of request pairs sent in turns, each server on one connection.
+
+    In turns, one request to each and then the next, which goes first changing each time: both
+    servers are measured under the same conditions of the moment (runs one after the other swung
+    by a fifth with the machine's other work).
+    """
     loop = asyncio.get_running_loop()
-    _, connection = await loop.create_connection(Connection, servers.HOST, port)
-    latencies: list[float] = []
+    _, base = await loop.create_connection(Connection, servers.HOST, base_port)
+    _, scaled = await loop.create_connection(Connection, servers.HOST, scaled_port)
+    timings: tuple[list[float], list[float]] = ([], [])
     try:
-        for request in requests:
-            started = time.perf_counter()
-            answer = await asyncio.wait_for(connection.post(request), 30.0)
-            latencies.append((time.perf_counter() - started) * 1000)
-            if not 200 <= answer.status <= 299:
-                raise RuntimeError(f"answered {answer.status}: {answer.body[:200]!r}")
+        for number, pair in enumerate(requests):
+            order = (0, 1) if number % 2 == 0 else (1, 0)
+            for which in order:
+                connection = (base, scaled)[which]
+                started = time.perf_counter()
+                answer = await asyncio.wait_for(connection.post(pair[which]), 30.0)
+                timings[which].append((time.perf_counter() - started) * 1000)
+                if not 200 <= answer.status <= 299:
+                    raise RuntimeError(f"answered {answer.status}: {answer.body[:200]!r}")
     finally:
-        connection.close()
-    return median(latencies[len(latencies) // 10 :])  # the first tenth warms up
+        base.close()
+        scaled.close()
+    warm = len(requests) // 10  # the first tenth warms up
+    return median(timings[0][warm:]), median(timings[1][warm:])
 
 
-def latencies(port: int, count: int) -> tuple[float, float]:
-    """(contents ms, upload ms), medians."""
+def latencies(base_port: int, scaled_port: int, count: int) -> tuple[Medians, Medians]:
+    """The base server's (contents ms, upload ms) and the scaled one's, medians."""
     from emulator.bench.receiver import run_loop
 
-    out: list[float] = []
+    out: list[tuple[float, float]] = []
 
     async def both() -> None:
-        out.append(await sequential_ms(port, [contents_request(port)] * count))
-        out.append(await sequential_ms(port, [upload_request(port, i) for i in range(count)]))
+        contents = [(contents_request(base_port), contents_request(scaled_port))] * count
+        out.append(await interleaved_ms(base_port, scaled_port, contents))
+        uploads = [(upload_request(base_port, i), upload_request(scaled_port, i)) for i in range(count)]
+        out.append(await interleaved_ms(base_port, scaled_port, uploads))
 
     run_loop(both())
-    servers.call_json(port, "POST", "/_emulator/reset")
-    return out[0], out[1]
+    for port in (base_port, scaled_port):
+        servers.call_json(port, "POST", "/_emulator/reset")
+    (base_contents, scaled_contents), (base_upload, scaled_upload) = out
+    return (base_contents, base_upload), (scaled_contents, scaled_upload)
 
 
 def _launch_scale(fixture: Path) -> servers.ServerProcess:
@@ -101,19 +121,12 @@ def measure(
         launched.stop()
     server = _launch_scale(fixture)
     loads.append((server.start_seconds, server.start_cpu_seconds))
-    # Pairs, the two servers back to back and in turns first, as the API's runs: one sequential
-    # run each was at the mercy of whatever else the machine did meanwhile.
-    pairs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    # A pair per round, each the two servers' requests in turns (see interleaved_ms).
+    pairs: list[tuple[Medians, Medians]] = []
     try:
         rss = server.rss_mb()
-        for number in range(max(1, rounds)):
-            if number % 2 == 0:
-                base = latencies(bench.port, requests)
-                scaled = latencies(server.port, requests)
-            else:
-                scaled = latencies(server.port, requests)
-                base = latencies(bench.port, requests)
-            pairs.append((base, scaled))
+        for _ in range(max(1, rounds)):
+            pairs.append(latencies(bench.port, server.port, requests))
         rss = max(rss, server.rss_mb())
     finally:
         server.stop()
