@@ -34,7 +34,7 @@ class BenchOptions:
     changes: int = 2000
     fanout_changes: int = 2000  # each to 16 destinations: 32,000 deliveries
     fanout_latency_changes: int = 500
-    launches: int = 5
+    launches: int = 9  # start-up pairs: single pairs' ratios swing from 0.9x to 1.7x here
     resets: int = 300
     scale_folders: int = 1000
     scale_files: int = 100_000
