@@ -41,9 +41,7 @@ class Ids:
         return base64.b64encode(self._digest(kind)[:nbytes]).decode()
 
     def urlsafe(self, kind: str, nbytes: int = 24) -> str:
-        # base64.urlsafe_b64encode's own steps, without its two Python calls.
-        encoded = binascii.b2a_base64(self._digest(kind)[:nbytes], newline=False)
-        return encoded.translate(_URLSAFE).rstrip(b"=").decode()
+        return _urlsafe_text(self._digest(kind)[:nbytes])
 
     def hex(self, kind: str, length: int = 16) -> str:
         digest = self._digest(kind)
@@ -56,12 +54,11 @@ class Ids:
     # and calls may interleave.
     def urlsafe_draws(self, kind: str, nbytes: int = 24) -> Iterator[str]:
         """`urlsafe(kind, nbytes)` each time one is taken."""
-        counter, prefix = f"~{kind}", f"{self.seed}:{kind}:"
-        encode, sha256 = base64.urlsafe_b64encode, hashlib.sha256
+        counter, prefix, sha256 = f"~{kind}", f"{self.seed}:{kind}:", hashlib.sha256
         while True:
             n = self._next.get(counter, 1)
             self._next[counter] = n + 1
-            yield encode(sha256(f"{prefix}{n}".encode()).digest()[:nbytes]).decode().rstrip("=")
+            yield _urlsafe_text(sha256(f"{prefix}{n}".encode()).digest()[:nbytes])
 
     def hex_draws(self, kind: str, length: int = 16) -> Iterator[str]:
         """`hex(kind, length)` each time one is taken."""
@@ -81,6 +78,11 @@ class Ids:
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _urlsafe_text(raw: bytes) -> str:
+    """URL-safe base64 without padding: base64.urlsafe_b64encode's own steps, without its two calls."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _digest_of(seed: str, kind: str, n: int) -> bytes:

@@ -49,11 +49,11 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         if not (declared.isascii() and declared.isdigit()):
             raise InvalidInput("Content-Length is not a number")
         if int(declared) > max_bytes:
-            raise TooLarge(f"request body over the limit of {max_bytes} bytes")
+            raise _over(max_bytes)
     kept: bytes | None = getattr(request, "_body", None)
     if kept is not None:  # read before: what Request.stream() would give again
         if len(kept) > max_bytes:
-            raise TooLarge(f"request body over the limit of {max_bytes} bytes")
+            raise _over(max_bytes)
         return kept
     # The messages Request.stream() reads, read here without its async generator (a fortieth of a
     # small write's CPU). The body is then kept where Request.body() keeps what it read, so that a
@@ -69,13 +69,17 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
-            raise TooLarge(f"request body over the limit of {max_bytes} bytes")
+            raise _over(max_bytes)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     request._body = body
     return body
+
+
+def _over(max_bytes: int) -> TooLarge:
+    return TooLarge(f"request body over the limit of {max_bytes} bytes")
 
 
 def query_list(request: Request, name: str) -> list[str]:

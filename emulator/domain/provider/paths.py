@@ -70,15 +70,13 @@ def is_plain_name(name: str) -> bool:
     Bulk loading's quick test of a name under a known folder; a name it refuses goes through
     `normalize_once`, for the verdict and its message.
     """
-    return (
-        0 < len(name) <= MAX_COMPONENT
-        and "/" not in name
-        and name != "."
-        and name != ".."
-        and not (len(name) <= _LONGEST_IGNORED and name.lower() in IGNORED_NAMES)
-        and _CONTROL.search(name) is None
-        and unicodedata.is_normalized("NFC", name)
-    )
+    if "/" in name or _CONTROL.search(name) is not None or not unicodedata.is_normalized("NFC", name):
+        return False
+    try:
+        _check_component(name, name)  # the same rules as every path's components
+    except InvalidInput:
+        return False
+    return True
 
 
 def _malformed(path: str, reason: str) -> InvalidInput:
