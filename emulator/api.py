@@ -96,6 +96,44 @@ class Secrets:
 
 
 @dataclass(frozen=True)
+class ClientConfig:
+    """Everything an app under test is configured with, as against the real platform: where the API
+    is, whom the app speaks for, and its OAuth app. `Emulator.client_config` (and so the pytest
+    plugin's `hub_emulator.client_config`) gives the one of its tenant.
+
+    A client written from the guide alone, configured from this object, lands in its own tenant:
+    Step 1 needs no Authorization, because the tenant is known from `api_key`.
+    """
+
+    base_url: str  # the API root, e.g. http://127.0.0.1:54321/elements/api-v2
+    guide_base_url: str  # the same API as the guide spells it: .../your_moms/api-v2
+    user_secret: str
+    organization_secret: str
+    api_key: str  # the guide's apiKey (oauth.api.key)
+    api_secret: str  # the guide's apiSecret (oauth.api.secret)
+    redirect_uri: str  # a callbackUrl the fake Dropbox accepts for this app
+
+    @property
+    def authorization(self) -> str:
+        """`User <user secret>, Organization <organization secret>`, as Step 2 sends it."""
+        return f"User {self.user_secret}, Organization {self.organization_secret}"
+
+    def as_env(self, prefix: str = "HUB_") -> dict[str, str]:
+        """The same as environment variables (`HUB_BASE_URL`, `HUB_USER_SECRET`, ...), for an app
+        under test that runs as another process."""
+        names = {
+            "BASE_URL": self.base_url,
+            "GUIDE_BASE_URL": self.guide_base_url,
+            "USER_SECRET": self.user_secret,
+            "ORGANIZATION_SECRET": self.organization_secret,
+            "API_KEY": self.api_key,
+            "API_SECRET": self.api_secret,
+            "REDIRECT_URI": self.redirect_uri,
+        }
+        return {prefix + name: value for name, value in names.items()}
+
+
+@dataclass(frozen=True)
 class Instance:
     """A provisioned instance: its id and token, and the platform's JSON answer as `body`."""
 
@@ -293,6 +331,20 @@ class Emulator:
         return self.url + DIALECTS[dialect].base
 
     @property
+    def client_config(self) -> ClientConfig:
+        """What an app under test is configured with for this tenant: base URLs, secrets, OAuth app."""
+        secrets = self.secrets
+        return ClientConfig(
+            base_url=self.base_url("elements"),
+            guide_base_url=self.base_url("your_moms"),
+            user_secret=secrets.user,
+            organization_secret=secrets.organization,
+            api_key=secrets.api_key,
+            api_secret=secrets.api_secret,
+            redirect_uri=secrets.redirect_uri,
+        )
+
+    @property
     def http(self) -> httpx.Client:
         """An httpx client on this emulator (relative URLs work); shared, do not close it."""
         return self._shared.http
@@ -321,7 +373,13 @@ class Emulator:
         """A view of this emulator as a fresh organization with its own copy of the Dropbox accounts."""
         made = self._call("POST", "/_emulator/tenants")
         defaults = self._shared.secrets
-        secrets = replace(defaults, organization=made["organizationSecret"], user=made["userSecret"])
+        secrets = replace(
+            defaults,
+            organization=made["organizationSecret"],
+            user=made["userSecret"],
+            api_key=made["apiKey"],
+            api_secret=made["apiSecret"],
+        )
         return Emulator(self._shared, str(made["id"]), secrets)
 
     def dropbox(self, account: str) -> DropboxAccount:

@@ -111,19 +111,19 @@ class EmulatorState:
             listener()
         self._build()
 
-    def _fresh_provider(self) -> DropboxProvider:
-        """A new copy of the fixture's Dropbox accounts."""
+    def _fresh_provider(self, apps: tuple[OAuthApp, ...] | None = None) -> DropboxProvider:
+        """A new copy of the fixture's Dropbox accounts, with the fixture's OAuth apps or `apps`."""
         return DropboxProvider.from_seeds(
             self.clock,
             self.ids,
             self.seed.accounts,
-            apps=self.seed.apps,
+            apps=self.seed.apps if apps is None else apps,
             consent=self.seed.consent,
             max_upload_bytes=self.seed.limits.max_upload_bytes,
         )
 
-    def _new_tenant(self, tenant_id: str) -> Tenant:
-        tenant = Tenant(tenant_id, self._fresh_provider())
+    def _new_tenant(self, tenant_id: str, apps: tuple[OAuthApp, ...] | None = None) -> Tenant:
+        tenant = Tenant(tenant_id, self._fresh_provider(apps))
         self.tenants[tenant_id] = tenant
         self._watch(tenant)
         return tenant
@@ -175,9 +175,17 @@ class EmulatorState:
 
     # -- tenants -----------------------------------------------------------------------
     def create_tenant(self) -> tuple[Tenant, Organization]:
-        """A fresh organization with its own secrets and its own copy of the fixture's accounts."""
+        """A fresh organization with its own secrets, its own copy of the fixture's accounts and its
+        own OAuth app.
+
+        The app is what lets a client written from the guide alone land in its tenant: Step 1 sends
+        no Authorization, so the tenant is found from its `apiKey`, as the real platform ties an
+        OAuth app to its organization.
+        """
         number = self.ids.next("tenant")
-        tenant = self._new_tenant(f"t{number}")
+        # The fixture's apps stay registered too: a client may keep the fixture's key and choose the
+        # tenant by its Authorization in Step 1.
+        tenant = self._new_tenant(f"t{number}", (self._tenant_app(number), *self.seed.apps))
         org_id = self.ids.next("organization-id") + 10_000
         user = User(
             id=self.ids.next("user-id") + 10_000,
@@ -196,6 +204,25 @@ class EmulatorState:
         )
         return tenant, org
 
+    def _tenant_app(self, number: int) -> OAuthApp:
+        """A tenant's OAuth app: its own key and secret, the fixture's first redirect URIs (if any)."""
+        redirect_uris = self.seed.apps[0].redirect_uris if self.seed.apps else ()
+        return OAuthApp(
+            key=f"app-t{number}-{self.ids.urlsafe('tenant-app', 12)}",
+            secret=f"secret-{self.ids.urlsafe('tenant-app', 18)}",
+            redirect_uris=redirect_uris,
+        )
+
+    def tenant_of_app(self, api_key: str) -> str | None:
+        """The tenant whose own OAuth app is `api_key`; None for the fixture's apps (every tenant
+        registers them: they choose no tenant) and for an unknown key."""
+        if not api_key or any(app.key == api_key for app in self.seed.apps):
+            return None
+        for tenant in self.tenants.values():
+            if tenant.id != DEFAULT_TENANT and tenant.provider.oauth.app(api_key) is not None:
+                return tenant.id
+        return None
+
     def tenant(self, tenant_id: str) -> Tenant:
         found = self.tenants.get(tenant_id)
         if found is None:
@@ -210,7 +237,7 @@ class EmulatorState:
         if tenant_id == DEFAULT_TENANT:
             self.reset()
             return self.tenants[DEFAULT_TENANT]
-        fresh = self._fresh_provider()
+        fresh = self._fresh_provider(tenant.provider.oauth.apps)  # the tenant keeps its own app
         tenant.provider = fresh
         self._watch(tenant)
         return tenant
@@ -318,6 +345,8 @@ class EmulatorState:
         if missing or connector is None or request.code is None or request.name is None:
             raise InvalidInput("missing required entries: " + ", ".join(missing))
         provider = self.provider_of(caller)
+        if request.code not in provider.oauth.codes:
+            self._refuse_code_of_another_tenant(request.code, caller.organization.tenant)
         account = provider.oauth.redeem(
             request.code,
             client_id=config["oauth.api.key"],
@@ -326,6 +355,18 @@ class EmulatorState:
         )
         return self._create_instance(
             caller, connector, dialect, account, request.name, request.tags or [], config
+        )
+
+    def _refuse_code_of_another_tenant(self, code: str, tenant_id: str) -> None:
+        """A code that exists, but in another tenant: say so, rather than Dropbox's "doesn't exist"."""
+        issued_in = next((t for t in self.tenants.values() if code in t.provider.oauth.codes), None)
+        if issued_in is None:
+            return  # unknown everywhere: the provider's own refusal says it
+        raise InvalidInput(
+            f"the OAuth code was issued in tenant {issued_in.id!r}, but these secrets are tenant "
+            f"{tenant_id!r}'s: Step 1 (oauth/url) chooses the tenant from its apiKey (or its "
+            "Authorization), so send Step 1 this tenant's apiKey and apiSecret",
+            provider_message="invalid_grant: code doesn't exist or has expired",
         )
 
     def _create_instance(

@@ -64,6 +64,8 @@ async def create_tenant(request: Request) -> Response:
             "organizationId": org.id,
             "organizationSecret": org.secret,
             "userSecret": user.secret,
+            "apiKey": tenant.provider.oauth.apps[0].key,
+            "apiSecret": tenant.provider.oauth.apps[0].secret,
             "user": user.to_json(),
             "accounts": sorted(tenant.provider.accounts),
         },

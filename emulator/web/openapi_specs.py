@@ -504,11 +504,22 @@ def control_specs() -> dict[str, Spec]:
     set_clock_body = obj(now={"anyOf": [STRING, NUMBER]}, mode={"enum": ["manual", "real"]}, scale=NUMBER)
     set_clock = spec(body=json_body(set_clock_body), ok=ok(ref("Clock")))
     tenant = obj(
-        ("id", "organizationId", "organizationSecret", "userSecret", "user", "accounts"),
+        (
+            "id",
+            "organizationId",
+            "organizationSecret",
+            "userSecret",
+            "apiKey",
+            "apiSecret",
+            "user",
+            "accounts",
+        ),
         id=STRING,
         organizationId=INTEGER,
         organizationSecret=STRING,
         userSecret=STRING,
+        apiKey=STRING,
+        apiSecret=STRING,
         user=ref("User"),
         accounts=TEXT_LIST,
     )

@@ -35,16 +35,17 @@ async def connector(request: Request) -> Response:
 
 
 async def oauth_url(request: Request) -> Response:
-    """No Authorization needed; one that names a tenant's organization gets that tenant's consent page."""
+    """No Authorization needed: the tenant is the one whose OAuth app is `apiKey` (the default tenant
+    for the fixture's apps). An Authorization that names a tenant's organization chooses that tenant."""
     state = state_of(request)
     dialect = dialect_of(request)
-    tenant = DEFAULT_TENANT
+    tenant = state.tenant_of_app(request.query_params.get("apiKey", "")) or DEFAULT_TENANT
     if request.headers.get("authorization"):
         try:
             credentials = parse_authorization(request.headers.get("authorization"))
             tenant = state.authenticate(credentials.user, credentials.organization).organization.tenant
         except Unauthenticated:
-            tenant = DEFAULT_TENANT
+            pass
     key = request.path_params["key"]
     url = state.oauth_url(key, request.query_params, origin_of(request) + AUTHORIZE_PATH, tenant)
     return json_response({"oauthUrl": url, dialect.singular: state.connector(key).key})
