@@ -60,7 +60,6 @@ def _add_serve(commands: Any) -> None:
     )
 
 
-
 def _add_validate(commands: Any) -> None:
     validate = commands.add_parser("validate", help="check a fixture file and report every problem")
     validate.add_argument("file")
@@ -78,10 +77,17 @@ def _add_scenario(commands: Any) -> None:
 
 
 # In the order `--help` lists them.
+def _add_listen(commands: Any) -> None:
+    from emulator import listen  # http.server and friends: only when this command is built
+
+    listen.add_command(commands)
+
+
 COMMANDS: dict[str, Callable[[Any], None]] = {
     "serve": _add_serve,
     "validate": _add_validate,
     "scenario": _add_scenario,
+    "listen": _add_listen,
     **{name: cli_client.add_command(name) for name in cli_client.COMMANDS},
     "bench": bench_command.add_command,
 }
@@ -99,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _scenario(args)
     if args.command == "bench":
         return bench_command.run(args)
+    if args.command == "listen":
+        from emulator import listen
+
+        return listen.run(args)
     if args.command in cli_client.COMMANDS:
         return cli_client.run(args)
     return 2
@@ -135,6 +145,8 @@ def _serve(args: argparse.Namespace) -> int:
     from emulator.web.control_guard import TOKEN_ENV, control_token_problem
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.log_level == "warning":  # the default: a failed callback is news all the same
+        logging.getLogger("emulator.deliveries").setLevel(logging.INFO)
     token = args.control_token or os.environ.get(TOKEN_ENV) or None
     refusal = control_token_problem(args.host, token)
     if refusal is not None:

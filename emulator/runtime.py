@@ -24,6 +24,8 @@ from emulator.domain.state import EmulatorState, StateSeed
 from emulator.transport import Sender, Transport
 
 log = logging.getLogger("emulator.runtime")
+# Its own name, so that `serve` shows failed callbacks at its default log level (warning).
+delivery_log = logging.getLogger("emulator.deliveries")
 
 
 class ClockDriver:
@@ -75,6 +77,20 @@ class ClockDriver:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+
+def log_failed_attempt(attempt: Attempt) -> None:
+    """A callback that did not get a 2xx, said at info level: a newcomer whose callback URL has no
+    listener sees why nothing arrived (URL and reason; the body and headers may hold secrets)."""
+    if attempt.outcome in ("failed", "dropped"):
+        reason = attempt.error or (f"HTTP {attempt.status_code}" if attempt.status_code else attempt.outcome)
+        delivery_log.info(
+            "callback to %s failed: %s (notification %d, try %d)",
+            attempt.url,
+            reason,
+            attempt.notification_id,
+            attempt.try_number,
+        )
 
 
 class DeliveryWaiters:
@@ -151,6 +167,7 @@ class Runtime:
         self.events = EventService(self.state, self.engine)
         self.waiters = DeliveryWaiters()
         self.engine.listeners.append(self.waiters.poke)
+        self.engine.listeners.append(log_failed_attempt)
         self.transport = Transport(self.engine, timeout=self.options.delivery_timeout, sender=sender)
         if self.options.standard_webhooks:
             self.transport.header_signer = self._standard_webhooks_headers
