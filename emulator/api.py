@@ -578,6 +578,30 @@ class Clock:
         """Jump forward to `now` (epoch seconds or ISO 8601); how many timers ran."""
         return int(self._emulator._call("POST", "/_emulator/clock", json={"now": now})["timersRun"])
 
+    def advance_to_next_retry(
+        self, *, instance_id: int | None = None, url: str | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """A retry in one call: wait for the attempts due now (a failed one schedules its retry only
+        once answered), move the clock to the next scheduled retry and wait until it is answered.
+
+        Answers the retried notification (its `attempts` include the new one). A tenant's view
+        retries its one instance's callbacks unless given `instance_id` or `url`. Raises
+        `EmulatorError` (409) when no retry is scheduled, `WaitTimeout` when attempts do not settle.
+        """
+        emulator = self._emulator
+        if instance_id is None and url is None:
+            instance_id = emulator._only_instance_id()
+        params = _filters(instanceId=instance_id, url=url)
+        answer = emulator.http.post(
+            "/_emulator/deliveries/next-retry",
+            params={**params, "timeout": timeout},
+            timeout=timeout * 2 + WAIT_SLACK,
+        )
+        if answer.status_code == 408:
+            raise WaitTimeout(f"waited {timeout:g} s for the next retry: {_body(answer)}", [])
+        notification: dict[str, Any] = _checked(answer, "advancing to the next retry")["notification"]
+        return notification
+
 
 class DropboxAccount:
     """One fake Dropbox account: changes made here are a user acting in the Dropbox app."""

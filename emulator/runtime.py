@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from emulator.domain.clock import ClockMode
-from emulator.domain.delivery import Attempt, DeliveryEngine
+from emulator.domain.delivery import Attempt, DeliveryEngine, Notification
 from emulator.domain.errors import InvalidInput
 from emulator.domain.platform.events import EventService, standard_webhooks_headers
 from emulator.domain.provider.tokens import DropboxTokens
@@ -213,6 +213,37 @@ class Runtime:
 
     def reset(self) -> None:
         self.state.reset()
+
+    async def advance_to_next_retry(
+        self, *, url: str | None, instance_id: int | None, timeout: float
+    ) -> tuple[Notification, float] | None:
+        """Wait until no attempt is due or in flight, move the clock to the earliest scheduled retry
+        (of `url` / `instance_id`), and wait until that retry has been answered.
+
+        One call for what a test on the manual clock otherwise races: a failed attempt is only known
+        (and its retry scheduled) once the transport has had its answer. Answers the retried
+        notification and how far the clock moved; None when no retry is scheduled. TimeoutError when
+        the attempts do not settle within `timeout` seconds.
+        """
+        engine, clock = self.engine, self.state.clock
+        if not await self.waiters.wait_for(engine.idle, timeout):
+            raise TimeoutError("attempts were still due or in flight")
+        found = engine.next_retry(url=url, instance_id=instance_id)
+        if found is None:
+            return None
+        due, notification_id = found
+        notification = engine.notification(notification_id)
+        tries_before = notification.last_try
+        moved = max(0.0, due - clock.now())
+        clock.set(max(due, clock.now()))  # a real clock may have passed it meanwhile
+
+        def retried() -> bool:
+            tried = notification.last_try > tries_before
+            return tried and all(a.outcome != "in_flight" for a in notification.attempts)
+
+        if not await self.waiters.wait_for(retried, timeout):
+            raise TimeoutError(f"the retry of notification {notification_id} was not answered in time")
+        return notification, moved
 
     def _standard_webhooks_headers(self, attempt: Attempt) -> dict[str, str]:
         """Signed with the instance's signature key, stamped with the wall time of the attempt."""

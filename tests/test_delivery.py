@@ -557,3 +557,23 @@ def test_a_failing_listener_or_waker_does_not_stop_delivery(caplog: pytest.LogCa
     engine.submit(note(2))
     assert deliver_due(engine) == [1, 2]
     assert "observer bug" in caplog.text
+
+
+def test_next_retry_is_the_earliest_scheduled_retry_of_the_matching_heads() -> None:
+    clock, engine = make_engine()
+    assert engine.next_retry() is None
+    engine.submit(note(1, A, instance_id=1))
+    engine.submit(note(2, B, instance_id=2))
+    answer(engine, B, status=500)  # B's head fails: its retry waits 4 s
+    clock.advance(1)
+    answer(engine, A, status=500)  # A's head fails a second later
+    assert engine.next_retry() == (START + 4, 2)
+    assert engine.next_retry(instance_id=1) == (START + 5, 1)
+    assert engine.next_retry(url=A) == (START + 5, 1)
+    assert engine.next_retry(instance_id=3) is None
+    clock.advance(3)  # B's retry falls due: due now is not scheduled any more
+    assert engine.next_retry() == (START + 5, 1)
+    answer(engine, B)
+    clock.advance(1)
+    answer(engine, A)
+    assert engine.next_retry() is None  # both delivered

@@ -147,6 +147,10 @@ def test_typo(hub_emulator):
 """
 
 SINK_SCRIPT = """
+import pytest
+from emulator.api import EmulatorError
+
+
 def test_retried(hub_emulator, dropbox_instance, callback_sink):
     callback_sink.fail_next(2, status=503)
     hub_emulator.dropbox("alice").delete("/hello.txt")
@@ -157,6 +161,20 @@ def test_retried(hub_emulator, dropbox_instance, callback_sink):
     [delivered] = hub_emulator.wait_for_deliveries(1)
     assert [a["statusCode"] for a in delivered["attempts"]] == [503, 503, 200]
     assert [c.status for c in callback_sink.received] == [503, 503, 200]
+
+
+def test_retried_in_one_call_each(hub_emulator, dropbox_instance, callback_sink):
+    callback_sink.fail_next(2, status=503)
+    hub_emulator.dropbox("alice").delete("/hello.txt")
+    first = hub_emulator.clock.advance_to_next_retry()
+    assert [a["statusCode"] for a in first["attempts"]] == [503, 503]
+    second = hub_emulator.clock.advance_to_next_retry()
+    assert second["status"] == "delivered"
+    assert [a["statusCode"] for a in second["attempts"]] == [503, 503, 200]
+    assert hub_emulator.clock.now() - first["createdAt"] == 4 + 16  # 4 s, then 16 s
+    with pytest.raises(EmulatorError) as nothing:
+        hub_emulator.clock.advance_to_next_retry()
+    assert nothing.value.status == 409
 """
 
 
@@ -165,5 +183,5 @@ def test_marker_options_and_sink_scripts(project: pytest.Pytester) -> None:
     project.makefile(".yaml", mine=OWN_FIXTURE)
     project.makepyfile(test_reset=RESET_ISOLATION, test_options=OWN_OPTIONS, test_sink=SINK_SCRIPT)
     result = project.runpytest_subprocess("-rE")
-    result.assert_outcomes(passed=6, errors=1)
+    result.assert_outcomes(passed=7, errors=1)
     result.stdout.fnmatch_lines(["*ERROR at setup of test_typo*", "*unknown options*isolaton*"])

@@ -262,6 +262,18 @@ class DeliveryEngine:
         self._tell(attempt)
 
     # -- queued deliveries -------------------------------------------------------------
+    def next_retry(self, url: str | None = None, instance_id: int | None = None) -> tuple[float, int] | None:
+        """(when, notification id) of the earliest scheduled retry among the matching destinations'
+        heads; None when no retry waits (nothing failed, or every failure is resolved)."""
+        found: tuple[float, int] | None = None
+        for dest in self._matching(url):
+            if dest.timer is None or dest.timer.cancelled or not dest.pending:
+                continue
+            head = dest.pending[0]
+            if _owned(head, instance_id) and (found is None or dest.timer.due < found[0]):
+                found = (dest.timer.due, head.id)
+        return found
+
     def queued(self, url: str | None = None, instance_id: int | None = None) -> list[Notification]:
         """Queued notifications, destination by destination, each in its delivery order."""
         return [n for dest in self._matching(url) for n in dest.queued if _owned(n, instance_id)]

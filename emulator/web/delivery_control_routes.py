@@ -10,10 +10,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.domain.delivery import FAULT_ACTIONS, FaultAction, FaultRule, Notification, NotificationStatus
-from emulator.domain.errors import InvalidInput
+from emulator.domain.errors import Conflict, InvalidInput
 from emulator.web.bodies import read_json
 from emulator.web.context import json_response, runtime_of
 from emulator.web.delivery_json import fault_json, notification_json
+from emulator.web.errors import error_response
 from emulator.web.routing import LazyRoute
 
 PREFIX = "/_emulator"
@@ -85,6 +86,33 @@ async def wait_for_deliveries(request: Request) -> Response:
     return json_response(body, status=200 if done else 408)
 
 
+async def advance_to_next_retry(request: Request) -> Response:
+    """Waits for the attempts due now, moves the clock to the next scheduled retry (of `instanceId` /
+    `url`), and answers once that retry has been answered: a retry in one call on the manual clock.
+
+    200 with the notification and how far the clock moved; 409 when no retry is scheduled; 408 when
+    the attempts do not settle within `timeout` seconds.
+    """
+    raw_timeout = request.query_params.get("timeout", "10")
+    try:
+        timeout = min(float(raw_timeout), MAX_WAIT_SECONDS)
+    except ValueError:
+        raise InvalidInput("timeout must be a number of seconds") from None
+    if not timeout >= 0:
+        raise InvalidInput("timeout must not be negative")
+    instance_id = _int_param(request, "instanceId")
+    try:
+        found = await runtime_of(request).advance_to_next_retry(
+            url=request.query_params.get("url") or None, instance_id=instance_id, timeout=timeout
+        )
+    except TimeoutError as late:
+        return error_response(request, 408, str(late))
+    if found is None:
+        raise Conflict("no retry is scheduled: no matching notification waits after a failed attempt")
+    notification, moved = found
+    return json_response({"advancedBy": moved, "notification": notification_json(notification)})
+
+
 async def list_faults(request: Request) -> Response:
     return json_response([fault_json(r) for r in runtime_of(request).engine.faults()])
 
@@ -147,6 +175,7 @@ def routes() -> list[Route]:
         LazyRoute(PREFIX + "/deliveries", deliveries, methods=["GET"]),
         LazyRoute(PREFIX + "/deliveries/wait", wait_for_deliveries, methods=["GET"]),
         LazyRoute(PREFIX + "/deliveries/redeliver", redeliver, methods=["POST"]),
+        LazyRoute(PREFIX + "/deliveries/next-retry", advance_to_next_retry, methods=["POST"]),
         LazyRoute(PREFIX + "/subscriptions", subscriptions, methods=["GET"]),
         LazyRoute(PREFIX + "/faults", list_faults, methods=["GET"]),
         LazyRoute(PREFIX + "/faults", add_fault, methods=["POST"]),

@@ -596,6 +596,12 @@ def control_specs() -> dict[str, Spec]:
             query("instanceId", OPTIONAL_INTEGER),
             ok=ok(obj(("redelivered",), redelivered=INTEGER)),
         ),
+        f"POST {CONTROL}/deliveries/next-retry": spec(
+            query("url", STRING),
+            query("instanceId", OPTIONAL_INTEGER),
+            WAIT,
+            ok=ok(obj(("advancedBy", "notification"), advancedBy=NUMBER, notification=ref("Notification"))),
+        ),
         f"GET {CONTROL}/subscriptions": spec(ok=ok(array(ref("Subscription")))),
         f"GET {CONTROL}/faults": spec(ok=ok(array(ref("Fault")))),
         f"POST {CONTROL}/faults": spec(body=json_body(fault_body), ok=ok(ref("Fault"), "201")),
