@@ -70,7 +70,9 @@ def _add_scenario(commands: Any) -> None:
     scenario = commands.add_parser("scenario", help="list or run scenario scripts (scenarios/*.yaml)")
     scenario_commands = scenario.add_subparsers(dest="scenario_command", required=True)
     scenario_commands.add_parser("list", help="the scenarios of ./scenarios/, else the shipped ones")
-    run = scenario_commands.add_parser("run", help="run a scenario; exit status 1 when a step fails")
+    run = scenario_commands.add_parser(
+        "run", help="run a scenario; exit status 1 when a step fails, 2 when there is no such scenario"
+    )
     run.add_argument("scenario", metavar="NAME|FILE", help="a scenario's name, or a scenario file")
     run.add_argument("--url", default=None, help="a running emulator's origin (default: one in-process)")
     run.add_argument("--fixtures", default=None, help="in-process only: fixture YAML (default: scenario's)")
@@ -198,8 +200,9 @@ def _run_scenario(args: argparse.Namespace) -> int:
         else:
             report = scenarios.run_in_process(scenario, Path(args.fixtures) if args.fixtures else None)
     except scenarios.ScenarioNotFound as missing:
+        # A usage error (exit 2, as argparse's), not a scenario that failed (1).
         print(f"hub-emulator: {missing}", file=sys.stderr)
-        return 1
+        return 2
     except scenarios.ScenarioError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
