@@ -7,11 +7,18 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator import __version__, cli_client
 from emulator.bench import command as bench_command
 from emulator.domain.clock import CLOCK_MODES
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# `serve --dropbox-ca-file`'s environment variable: set once in a shell profile, it pins the CA's
+# path for every `serve --dropbox-api-port N` (and is ignored without that flag).
+CA_FILE_ENV = "HUB_EMULATOR_DROPBOX_CA_FILE"
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -57,6 +64,13 @@ def _add_serve(commands: Any) -> None:
         default=None,
         metavar="N",
         help="also serve Dropbox API v2 over HTTPS on this port (0 picks a free one; off by default)",
+    )
+    serve.add_argument(
+        "--dropbox-ca-file",
+        default=None,
+        metavar="PATH",
+        help="with --dropbox-api-port: write the CA's certificate to PATH, the same at every start "
+        f"(default: ${CA_FILE_ENV}, else a new temporary file); the ready line names it",
     )
 
 
@@ -142,6 +156,10 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal is not None:
         print(f"hub-emulator: {refusal}", file=sys.stderr)
         return 2
+    ca_file, refusal = _dropbox_ca_file(args)
+    if refusal is not None:
+        print(f"hub-emulator: {refusal}", file=sys.stderr)
+        return 2
     fixture_path = Path(args.fixtures or default_fixture_path())
     options = RuntimeOptions(
         clock_mode=args.clock,
@@ -168,8 +186,32 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     if args.watch:
         runtime.background.append(lambda stop: watch_fixture(runtime, fixture_path, stop))
-    serve_forever(runtime, args.host, args.port, args.log_level, dropbox_api_port=args.dropbox_api_port)
+    serve_forever(
+        runtime,
+        args.host,
+        args.port,
+        args.log_level,
+        dropbox_api_port=args.dropbox_api_port,
+        dropbox_ca_file=ca_file,
+    )
     return 0
+
+
+def _dropbox_ca_file(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+    """Where to write the Dropbox API's CA (a Path, or None for a temporary file), or why not."""
+    from pathlib import Path
+
+    if args.dropbox_ca_file is not None and args.dropbox_api_port is None:
+        return None, "--dropbox-ca-file needs --dropbox-api-port (the CA signs that server's certificate)"
+    given = args.dropbox_ca_file or os.environ.get(CA_FILE_ENV) or None
+    if given is None or args.dropbox_api_port is None:
+        return None, None
+    where = Path(given).absolute()
+    if not where.parent.is_dir() or not os.access(where.parent, os.W_OK):
+        return None, f"cannot write the Dropbox CA file {given}: {where.parent} is not a writable folder"
+    if where.is_dir():
+        return None, f"cannot write the Dropbox CA file {given}: it is a folder"
+    return where, None
 
 
 def _scenario(args: argparse.Namespace) -> int:
