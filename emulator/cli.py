@@ -7,11 +7,18 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator import __version__, cli_client
 from emulator.bench import command as bench_command
 from emulator.domain.clock import CLOCK_MODES
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# `serve --dropbox-ca-file`'s environment variable: set once in a shell profile, it pins the CA's
+# path for every `serve --dropbox-api-port N` (and is ignored without that flag).
+CA_FILE_ENV = "HUB_EMULATOR_DROPBOX_CA_FILE"
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -58,6 +65,13 @@ def _add_serve(commands: Any) -> None:
         metavar="N",
         help="also serve Dropbox API v2 over HTTPS on this port (0 picks a free one; off by default)",
     )
+    serve.add_argument(
+        "--dropbox-ca-file",
+        default=None,
+        metavar="PATH",
+        help="with --dropbox-api-port: write the CA's certificate to PATH, the same at every start "
+        f"(default: ${CA_FILE_ENV}, else a new temporary file); the ready line names it",
+    )
 
 
 def _add_validate(commands: Any) -> None:
@@ -69,7 +83,9 @@ def _add_scenario(commands: Any) -> None:
     scenario = commands.add_parser("scenario", help="list or run scenario scripts (scenarios/*.yaml)")
     scenario_commands = scenario.add_subparsers(dest="scenario_command", required=True)
     scenario_commands.add_parser("list", help="the scenarios of ./scenarios/, else the shipped ones")
-    run = scenario_commands.add_parser("run", help="run a scenario; exit status 1 when a step fails")
+    run = scenario_commands.add_parser(
+        "run", help="run a scenario; exit status 1 when a step fails, 2 when there is no such scenario"
+    )
     run.add_argument("scenario", metavar="NAME|FILE", help="a scenario's name, or a scenario file")
     run.add_argument("--url", default=None, help="a running emulator's origin (default: one in-process)")
     run.add_argument("--fixtures", default=None, help="in-process only: fixture YAML (default: scenario's)")
@@ -152,6 +168,10 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal is not None:
         print(f"hub-emulator: {refusal}", file=sys.stderr)
         return 2
+    ca_file, refusal = _dropbox_ca_file(args)
+    if refusal is not None:
+        print(f"hub-emulator: {refusal}", file=sys.stderr)
+        return 2
     fixture_path = Path(args.fixtures or default_fixture_path())
     options = RuntimeOptions(
         clock_mode=args.clock,
@@ -178,8 +198,32 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     if args.watch:
         runtime.background.append(lambda stop: watch_fixture(runtime, fixture_path, stop))
-    serve_forever(runtime, args.host, args.port, args.log_level, dropbox_api_port=args.dropbox_api_port)
+    serve_forever(
+        runtime,
+        args.host,
+        args.port,
+        args.log_level,
+        dropbox_api_port=args.dropbox_api_port,
+        dropbox_ca_file=ca_file,
+    )
     return 0
+
+
+def _dropbox_ca_file(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+    """Where to write the Dropbox API's CA (a Path, or None for a temporary file), or why not."""
+    from pathlib import Path
+
+    if args.dropbox_ca_file is not None and args.dropbox_api_port is None:
+        return None, "--dropbox-ca-file needs --dropbox-api-port (the CA signs that server's certificate)"
+    given = args.dropbox_ca_file or os.environ.get(CA_FILE_ENV) or None
+    if given is None or args.dropbox_api_port is None:
+        return None, None
+    where = Path(given).absolute()
+    if not where.parent.is_dir() or not os.access(where.parent, os.W_OK):
+        return None, f"cannot write the Dropbox CA file {given}: {where.parent} is not a writable folder"
+    if where.is_dir():
+        return None, f"cannot write the Dropbox CA file {given}: it is a folder"
+    return where, None
 
 
 def _scenario(args: argparse.Namespace) -> int:
@@ -210,8 +254,9 @@ def _run_scenario(args: argparse.Namespace) -> int:
         else:
             report = scenarios.run_in_process(scenario, Path(args.fixtures) if args.fixtures else None)
     except scenarios.ScenarioNotFound as missing:
+        # A usage error (exit 2, as argparse's), not a scenario that failed (1).
         print(f"hub-emulator: {missing}", file=sys.stderr)
-        return 1
+        return 2
     except scenarios.ScenarioError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)

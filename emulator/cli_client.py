@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,11 +15,22 @@ if TYPE_CHECKING:
 
 COMMANDS = ("trigger", "state")
 DEFAULT_URL = "http://127.0.0.1:8080"
+# Where `--url` points when not given: an emulator served elsewhere (another port, a container)
+# is named once per shell instead of on every command.
+URL_ENV = "HUB_EMULATOR_URL"
+
+
+def default_url() -> str:
+    """`$HUB_EMULATOR_URL`, else `serve`'s default address."""
+    return os.environ.get(URL_ENV) or DEFAULT_URL
 
 
 def add_command(name: str) -> Callable[[Any], None]:
     """The function that adds the subcommand `name` (one of COMMANDS) to the command line."""
     return {"trigger": _add_trigger, "state": _add_state}[name]
+
+
+URL_HELP = f"the emulator (default ${URL_ENV}, else {DEFAULT_URL})"
 
 
 def _add_trigger(commands: Any) -> None:
@@ -27,7 +39,7 @@ def _add_trigger(commands: Any) -> None:
     what = trigger.add_mutually_exclusive_group(required=True)
     what.add_argument("--events", help='JSON list of events, e.g. \'[{"path": "/a"}]\', or @FILE')
     what.add_argument("--op", help='a Dropbox-side op, e.g. \'{"op": "mkdir", "path": "/x"}\' or @FILE')
-    trigger.add_argument("--url", default=DEFAULT_URL, help=f"the emulator (default {DEFAULT_URL})")
+    trigger.add_argument("--url", default=default_url(), help=URL_HELP)
 
 
 def _add_state(commands: Any) -> None:
@@ -36,10 +48,10 @@ def _add_state(commands: Any) -> None:
     export = actions.add_parser("export", help="print the state (or write it to --output)")
     export.add_argument("--output", "-o", help="file to write (written atomically)")
     export.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
-    export.add_argument("--url", default=DEFAULT_URL)
+    export.add_argument("--url", default=default_url(), help=URL_HELP)
     load = actions.add_parser("import", help="replace the state with a file's")
     load.add_argument("file")
-    load.add_argument("--url", default=DEFAULT_URL)
+    load.add_argument("--url", default=default_url(), help=URL_HELP)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, TextIO
 
+from emulator.cli_client import DEFAULT_URL, URL_ENV, default_url
+
 if TYPE_CHECKING:
     import httpx
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_SINK = "listen"
 TOKEN_ENV = "HUB_EMULATOR_CONTROL_TOKEN"
 # Headers the relay does not pass on: they describe one hop, not the callback.
@@ -36,7 +37,9 @@ def add_command(commands: Any) -> None:
     listen = commands.add_parser(
         "listen", help="print a running emulator's callbacks as they happen (optionally forward them)"
     )
-    listen.add_argument("--url", default=DEFAULT_URL, help=f"the emulator (default {DEFAULT_URL})")
+    listen.add_argument(
+        "--url", default=default_url(), help=f"the emulator (default ${URL_ENV}, else {DEFAULT_URL})"
+    )
     listen.add_argument(
         "--forward-to",
         metavar="URL",

@@ -14,6 +14,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +133,7 @@ class Servers:
         port: int,
         *,
         dropbox_api_port: int | None = None,
+        dropbox_ca_file: Path | None = None,
         log_level: str = "warning",
         on_ready: Callable[[Servers], None] | None = None,
     ) -> None:
@@ -145,7 +147,7 @@ class Servers:
         if dropbox_api_port is not None:
             from emulator.tls import LocalTLS
 
-            self.tls = LocalTLS.create(host)
+            self.tls = LocalTLS.create(host, dropbox_ca_file)
             from emulator.web.dropbox_api.app import create_dropbox_app
 
             app = create_dropbox_app(runtime)
@@ -209,15 +211,29 @@ def ready_line(host: str, port: int, dropbox: DropboxApiInfo | None = None) -> s
 
 
 def serve_forever(
-    runtime: Runtime, host: str, port: int, log_level: str = "warning", dropbox_api_port: int | None = None
+    runtime: Runtime,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    dropbox_api_port: int | None = None,
+    dropbox_ca_file: Path | None = None,
 ) -> None:
-    """Blocks until Ctrl-C or SIGTERM; uvicorn handles both as a clean shutdown."""
+    """Blocks until Ctrl-C or SIGTERM; uvicorn handles both as a clean shutdown.
+
+    Raises OSError before serving when `dropbox_ca_file` cannot be written.
+    """
 
     def announce(servers: Servers) -> None:
         print(ready_line(host, servers.main.port or port, runtime.dropbox_api), flush=True)
 
     servers = Servers(
-        runtime, host, port, dropbox_api_port=dropbox_api_port, log_level=log_level, on_ready=announce
+        runtime,
+        host,
+        port,
+        dropbox_api_port=dropbox_api_port,
+        dropbox_ca_file=dropbox_ca_file,
+        log_level=log_level,
+        on_ready=announce,
     )
     # uvicorn shuts down gracefully, then re-raises the signal it caught to the handler that was
     # there before it; these make that a clean exit (status 0) instead of a kill.
@@ -252,10 +268,13 @@ class ServerThread:
         port: int = 0,
         *,
         dropbox_api_port: int | None = None,
+        dropbox_ca_file: Path | None = None,
     ) -> None:
         self.runtime = runtime
         self.host = host
-        self.servers = Servers(runtime, host, port, dropbox_api_port=dropbox_api_port)
+        self.servers = Servers(
+            runtime, host, port, dropbox_api_port=dropbox_api_port, dropbox_ca_file=dropbox_ca_file
+        )
         self.server = self.servers.main
         self.thread = threading.Thread(target=self._run, name="hub-emulator", daemon=True)
         self.error: BaseException | None = None

@@ -74,6 +74,19 @@ def test_import_emulator_stays_cheap() -> None:
     assert "emulator.api.Emulator" in done.stdout
 
 
+def test_what_users_touch_imports_from_the_top_level() -> None:
+    import emulator
+    from emulator import api, sink
+
+    homes = {"Callback": sink, "CallbackSink": sink}
+    for name in ("Emulator", "EmulatorError", "Instance", "ScenarioFailed", "Secrets", "WaitTimeout"):
+        homes[name] = api
+    assert set(emulator.__all__) == {*homes, "__version__"}
+    assert all(getattr(emulator, name) is getattr(home, name) for name, home in homes.items())
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        _ = emulator.Nothing  # type: ignore[attr-defined]
+
+
 # -- provisioning and events -------------------------------------------------------------------------
 def test_provision_then_a_change_at_dropbox_reaches_the_sink(emu: Emulator, sink: CallbackSink) -> None:
     instance = emu.provision_dropbox("alice", callback_url=sink.url, signature_key="k")

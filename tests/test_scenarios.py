@@ -231,8 +231,49 @@ def test_cli_prints_the_problems_of_a_bad_file_and_runs_nothing(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "step 1: unknown key 'acount'" in captured.err
-    assert main(["scenario", "run", "no-such-scenario"]) == 1
-    assert "no scenario named 'no-such-scenario'" in capsys.readouterr().err
+
+
+def test_an_unknown_scenario_is_a_usage_error_exit_2_not_a_failed_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scenario", "run", "no-such-scenario"]) == 2
+    err = capsys.readouterr().err
+    assert "no scenario named 'no-such-scenario' in " in err and "guide-folder-create" in err
+    assert main(["scenario", "run", str(tmp_path / "missing.yaml")]) == 2
+    assert "no scenario file" in capsys.readouterr().err
+
+
+# -- the fixture line: used by in-process runs only ----------------------------------------------
+ELSEWHERE = """
+name: elsewhere
+fixture: ../fixtures/other.yaml
+steps:
+  - dropbox: {op: mkdir, path: /Made}
+"""
+
+
+def test_a_served_run_ignores_the_fixture_line_and_says_so(served: str, tmp_path: Path) -> None:
+    scenario = write(tmp_path, "elsewhere.yaml", ELSEWHERE)
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", "scenario", "run", str(scenario), "--url", served, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [note] = json.loads(done.stdout)["notes"]
+    assert note.startswith(f"fixture {tmp_path.parent / 'fixtures' / 'other.yaml'} not used")
+
+
+def test_an_in_process_run_needs_the_fixture_it_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = write(tmp_path, "elsewhere.yaml", ELSEWHERE)
+    assert main(["scenario", "run", str(scenario)]) == 1
+    err = capsys.readouterr().err
+    assert f"{scenario}: fixture: no file {tmp_path.parent / 'fixtures' / 'other.yaml'}" in err
+    # --fixtures replaces the line, so the file it names is not needed.
+    assert main(["scenario", "run", str(scenario), "--fixtures", str(DEFAULT_FIXTURE)]) == 0
 
 
 def test_the_registry_rereads_the_folder_so_edits_count_at_once(

@@ -24,7 +24,8 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from emulator.bench.report import json_line, table
+    """Exit status 1 when a target is missed (the table's last line says which), else 0."""
+    from emulator.bench.report import json_line, table, verdict
     from emulator.bench.runner import BenchOptions, run_bench
 
     def progress(line: str) -> None:
@@ -35,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
     print(table(figures), flush=True)
     if args.json:
         print(json_line(figures), flush=True)
-    return 0
+    return verdict(figures)[1]

@@ -55,10 +55,23 @@ def verdicts(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {t.key: {"value": figures.get(t.key), "target": t.text(), "met": t.met(figures)} for t in TARGETS}
 
 
+def misses(figures: Mapping[str, Any]) -> list[str]:
+    """The targets not met: missed, or without a figure to judge (a measure that failed)."""
+    return [target.key for target in TARGETS if target.met(figures) is not True]
+
+
+def verdict(figures: Mapping[str, Any]) -> tuple[str, int]:
+    """The last line of the table and the command's exit status: 1 when any target is not met."""
+    missed = misses(figures)
+    if not missed:
+        return f"targets: all {len(TARGETS)} met", 0
+    return f"targets: {len(missed)} of {len(TARGETS)} not met ({', '.join(missed)}): exit status 1", 1
+
+
 def json_line(figures: Mapping[str, Any]) -> str:
     found = verdicts(figures)
-    misses = [key for key, v in found.items() if v["met"] is not True]
-    return json.dumps({**figures, "targets": found, "misses": misses}, separators=(",", ":"), sort_keys=True)
+    body = {**figures, "targets": found, "misses": misses(figures)}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 
 def _n(value: Any, digits: int = 2) -> str:
@@ -152,10 +165,10 @@ def table(figures: Mapping[str, Any]) -> str:
         met = target.met(f)
         mark = "pass" if met else ("MISS" if met is False else "n/a ")
         lines.append(f"  {mark}  {target.label:<46} {_n(f.get(target.key)):>9}   target {target.text()}")
-    misses = [t for t in TARGETS if t.met(f) is False]
-    if misses:
+    missed = [t for t in TARGETS if t.met(f) is False]
+    if missed:
         lines += ["", "Missed, by how much (README.md, Benchmarks, says why):"]
         lines += [
-            f"  {t.key}: {_n(f.get(t.key))} against {t.text()}, {t.shortfall(f):.0%} off" for t in misses
+            f"  {t.key}: {_n(f.get(t.key))} against {t.text()}, {t.shortfall(f):.0%} off" for t in missed
         ]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", verdict(f)[0]])

@@ -451,7 +451,18 @@ def _summary(body: Any) -> str:
 async def run_scenario(
     scenario: Scenario, base_url: str, client: httpx.AsyncClient | None = None
 ) -> ScenarioReport:
-    """Run against an emulator at `base_url`; `client` (e.g. on an ASGI transport) replaces plain HTTP."""
+    """Run against a served emulator at `base_url`; `client` (e.g. on an ASGI transport) replaces
+    plain HTTP. The scenario's `fixture:` is not used: the emulator serves its own (a note says so)."""
+    report = await _run(scenario, base_url, client)
+    if scenario.fixture is not None:
+        report.notes.append(
+            f"fixture {scenario.fixture} not used: it is for in-process runs, "
+            "and this emulator serves its own"
+        )
+    return report
+
+
+async def _run(scenario: Scenario, base_url: str, client: httpx.AsyncClient | None) -> ScenarioReport:
     if client is not None:
         return await Runner(scenario, client, base_url).run()
     async with httpx.AsyncClient(trust_env=False, timeout=30.0, follow_redirects=False) as own:
@@ -464,6 +475,8 @@ def run_in_process(scenario: Scenario, fixture: Path | None = None) -> ScenarioR
     from emulator.assemble import default_fixture_path, load_runtime
     from emulator.server import ServerThread
 
+    if fixture is None and scenario.fixture is not None and not scenario.fixture.is_file():
+        raise ScenarioError([f"{scenario.file}: fixture: no file {scenario.fixture}"])
     chosen = fixture or scenario.fixture or default_fixture_path()
     try:
         runtime = load_runtime(chosen)
@@ -471,7 +484,7 @@ def run_in_process(scenario: Scenario, fixture: Path | None = None) -> ScenarioR
         raise ScenarioError(error.problems) from None
     server = ServerThread(runtime).start()
     try:
-        report = asyncio.run(run_scenario(scenario, server.url))
+        report = asyncio.run(_run(scenario, server.url, None))
     finally:
         server.stop()
     report.notes.append(f"in-process on {chosen}")
