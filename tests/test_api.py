@@ -79,7 +79,15 @@ def test_what_users_touch_imports_from_the_top_level() -> None:
     from emulator import api, sink
 
     homes = {"Callback": sink, "CallbackSink": sink}
-    for name in ("Emulator", "EmulatorError", "Instance", "ScenarioFailed", "Secrets", "WaitTimeout"):
+    for name in (
+        "ClientConfig",
+        "Emulator",
+        "EmulatorError",
+        "Instance",
+        "ScenarioFailed",
+        "Secrets",
+        "WaitTimeout",
+    ):
         homes[name] = api
     assert set(emulator.__all__) == {*homes, "__version__"}
     assert all(getattr(emulator, name) is getattr(home, name) for name, home in homes.items())

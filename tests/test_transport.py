@@ -166,7 +166,13 @@ def test_refused_and_hanging_destinations_do_not_hold_back_a_healthy_one(
         engine.submit(note(2, refused))
         for nid in range(3, 103):
             engine.submit(note(nid, healthy))
-        await until(lambda: len(receiver.ids("/healthy")) == 100 and bool(engine.attempts(notification_id=2)))
+        # Delivered by the engine's account, not only received: the last answer must have been read.
+        await until(
+            lambda: (
+                engine.notification(102).status == "delivered" and bool(engine.attempts(notification_id=2))
+            )
+        )
+        assert len(receiver.ids("/healthy")) == 100
         by_url = {s["url"]: s for s in engine.subscriptions()}
         assert by_url[hanging]["in_flight"]  # still waiting for its answer
         assert by_url[refused]["state"] == "retrying"
