@@ -252,7 +252,10 @@ def _run_scenario(args: argparse.Namespace) -> int:
         if args.url:
             report = asyncio.run(scenarios.run_scenario(scenario, args.url))
         else:
-            report = scenarios.run_in_process(scenario, Path(args.fixtures) if args.fixtures else None)
+            from emulator.server import serving
+
+            fixture = Path(args.fixtures) if args.fixtures else None
+            report = scenarios.run_in_process(scenario, fixture, serve=serving)
     except scenarios.ScenarioNotFound as missing:
         # A usage error (exit 2, as argparse's), not a scenario that failed (1).
         print(f"hub-emulator: {missing}", file=sys.stderr)

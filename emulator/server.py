@@ -13,7 +13,7 @@ import importlib.util
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -256,6 +256,16 @@ def serve_forever(
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+@contextlib.contextmanager
+def serving(runtime: Runtime) -> Iterator[str]:
+    """`runtime` served on a free port of 127.0.0.1 in a background thread; yields its origin URL."""
+    server = ServerThread(runtime).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 class ServerThread:

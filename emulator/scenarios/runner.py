@@ -9,9 +9,10 @@ import binascii
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -23,6 +24,12 @@ from emulator.scenarios.expect import Expectation, expect_sink, matches
 from emulator.scenarios.model import Scenario, ScenarioError, ScenarioReport, Step, StepFailure, StepReport
 from emulator.scenarios.templates import IDENTIFIER, SinkUrls, lookup, render
 from emulator.scenarios.vocabulary import MAX_SLEEP_SECONDS, coerce
+
+if TYPE_CHECKING:
+    from emulator.runtime import Runtime
+
+# Serves a built emulator on this machine for the duration of the `with`; yields its origin URL.
+ServeRuntime = Callable[["Runtime"], AbstractContextManager[str]]
 
 # The guide's OAuth app, as the default fixture registers it; `provision` may name another.
 DEFAULT_OAUTH = {
@@ -469,11 +476,14 @@ async def _run(scenario: Scenario, base_url: str, client: httpx.AsyncClient | No
         return await Runner(scenario, own, base_url).run()
 
 
-def run_in_process(scenario: Scenario, fixture: Path | None = None) -> ScenarioReport:
-    """Start an emulator on a free port in this process (on `fixture`, else the scenario's, else the
-    default), run the scenario against it over real HTTP, and stop it."""
+def run_in_process(scenario: Scenario, fixture: Path | None = None, *, serve: ServeRuntime) -> ScenarioReport:
+    """Build an emulator (on `fixture`, else the scenario's, else the default), have `serve` serve it
+    on this machine, run the scenario against it over real HTTP, and stop it.
+
+    `serve` (e.g. `emulator.server.serving`) is given, not imported: the server imports the web app,
+    whose scenario routes import this package.
+    """
     from emulator.assemble import default_fixture_path, load_runtime
-    from emulator.server import ServerThread
 
     if fixture is None and scenario.fixture is not None and not scenario.fixture.is_file():
         raise ScenarioError([f"{scenario.file}: fixture: no file {scenario.fixture}"])
@@ -482,10 +492,7 @@ def run_in_process(scenario: Scenario, fixture: Path | None = None) -> ScenarioR
         runtime = load_runtime(chosen)
     except FixtureError as error:
         raise ScenarioError(error.problems) from None
-    server = ServerThread(runtime).start()
-    try:
-        report = asyncio.run(_run(scenario, server.url, None))
-    finally:
-        server.stop()
+    with serve(runtime) as url:
+        report = asyncio.run(_run(scenario, url, None))
     report.notes.append(f"in-process on {chosen}")
     return report
