@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from emulator.api import ClientConfig as ClientConfig
     from emulator.api import Emulator as Emulator
     from emulator.api import EmulatorError as EmulatorError
-    from emulator.api import Instance as Instance
+    from emulator.api import ProvisionedInstance as ProvisionedInstance
     from emulator.api import ScenarioFailed as ScenarioFailed
     from emulator.api import Secrets as Secrets
     from emulator.api import WaitTimeout as WaitTimeout
@@ -28,7 +28,7 @@ _LAZY = {
     "ClientConfig": "emulator.api",
     "Emulator": "emulator.api",
     "EmulatorError": "emulator.api",
-    "Instance": "emulator.api",
+    "ProvisionedInstance": "emulator.api",
     "ScenarioFailed": "emulator.api",
     "Secrets": "emulator.api",
     "WaitTimeout": "emulator.api",

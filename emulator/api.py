@@ -134,7 +134,7 @@ class ClientConfig:
 
 
 @dataclass(frozen=True)
-class Instance:
+class ProvisionedInstance:
     """A provisioned instance: its id and token, and the platform's JSON answer as `body`."""
 
     id: int
@@ -252,7 +252,7 @@ class Emulator:
         self._shared = shared
         self.tenant = tenant
         self.secrets = secrets
-        self.clock = Clock(self)
+        self.clock = EmulatorClock(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
@@ -353,7 +353,7 @@ class Emulator:
         """A new httpx client on this emulator, socket or in-process alike; the caller closes it."""
         return self._shared.backend.client(**options)
 
-    def hub_client(self, instance: Instance) -> httpx.Client:
+    def hub_client(self, instance: ProvisionedInstance) -> httpx.Client:
         """A new client for the Documents hub of `instance`, its Authorization set; the caller closes it."""
         return self.client(base_url=instance.hub_url, headers=instance.headers)
 
@@ -382,9 +382,9 @@ class Emulator:
         )
         return Emulator(self._shared, str(made["id"]), secrets)
 
-    def dropbox(self, account: str) -> DropboxAccount:
+    def dropbox(self, account: str) -> DropboxAccountClient:
         """One fake Dropbox account of this tenant, to change "at Dropbox" and to read."""
-        return DropboxAccount(self, account)
+        return DropboxAccountClient(self, account)
 
     def run_scenario(self, name: str, *, check: bool = True) -> dict[str, Any]:
         """Run a scenario by name on this emulator; its report. Raises ScenarioFailed unless `check=False`."""
@@ -436,7 +436,7 @@ class Emulator:
         tags: Iterable[str] = (),
         configuration: Mapping[str, str] | None = None,
         **config: str,
-    ) -> Instance:
+    ) -> ProvisionedInstance:
         """Provision a Dropbox instance the way a client app does: OAuth URL, consent, `POST /instances`.
 
         With `callback_url`, events are on and go there (`vendor` webhook or polling, every
@@ -461,7 +461,9 @@ class Emulator:
         }
         base = self.base_url(dialect)
         made = self._call("POST", f"{base}/instances", json=body, headers=self.secrets.headers)
-        return Instance(int(made["id"]), str(made["token"]), account, dialect, base, self.secrets, made)
+        return ProvisionedInstance(
+            int(made["id"]), str(made["token"]), account, dialect, base, self.secrets, made
+        )
 
     def instances(self) -> list[dict[str, Any]]:
         """This tenant's instances, as `GET /instances` lists them."""
@@ -554,7 +556,7 @@ class Emulator:
         return f"<Emulator {self.url} tenant={self.tenant}>"
 
 
-class Clock:
+class EmulatorClock:
     """The emulator's one clock. In `manual` mode it moves only when told: time in tests."""
 
     def __init__(self, emulator: Emulator) -> None:
@@ -603,7 +605,7 @@ class Clock:
         return notification
 
 
-class DropboxAccount:
+class DropboxAccountClient:
     """One fake Dropbox account: changes made here are a user acting in the Dropbox app."""
 
     def __init__(self, emulator: Emulator, key: str) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from emulator.api import ClockName, Emulator, Instance
+    from emulator.api import ClockName, Emulator, ProvisionedInstance
     from emulator.sink import CallbackSink, SinkServer
 
 MARKER = (
@@ -137,11 +137,13 @@ def callback_sink(callback_sink_server: SinkServer) -> Iterator[CallbackSink]:
 
 
 @pytest.fixture
-def provision_dropbox(hub_emulator: Emulator, callback_sink: CallbackSink) -> Callable[..., Instance]:
+def provision_dropbox(
+    hub_emulator: Emulator, callback_sink: CallbackSink
+) -> Callable[..., ProvisionedInstance]:
     """`provision_dropbox(account="alice", vendor="webhook", **options)`: an instance made through
     OAuth whose callbacks go to `callback_sink` (unless given `callback_url`)."""
 
-    def provision(account: str = "alice", **options: Any) -> Instance:
+    def provision(account: str = "alice", **options: Any) -> ProvisionedInstance:
         options.setdefault("callback_url", callback_sink.url)
         return hub_emulator.provision_dropbox(account, **options)
 
@@ -149,6 +151,6 @@ def provision_dropbox(hub_emulator: Emulator, callback_sink: CallbackSink) -> Ca
 
 
 @pytest.fixture
-def dropbox_instance(provision_dropbox: Callable[..., Instance]) -> Instance:
+def dropbox_instance(provision_dropbox: Callable[..., ProvisionedInstance]) -> ProvisionedInstance:
     """A webhook instance on the account alice, its callbacks going to `callback_sink`."""
     return provision_dropbox("alice")

@@ -83,7 +83,7 @@ def test_what_users_touch_imports_from_the_top_level() -> None:
         "ClientConfig",
         "Emulator",
         "EmulatorError",
-        "Instance",
+        "ProvisionedInstance",
         "ScenarioFailed",
         "Secrets",
         "WaitTimeout",

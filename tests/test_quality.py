@@ -101,3 +101,15 @@ def test_no_circle_of_imports_in_the_emulator() -> None:
                 seen.add(step)
                 stack.append(iter(sorted(graph[step])))
     assert circles == []
+
+
+def test_no_two_public_classes_share_a_name() -> None:
+    """A name says what a thing is: the Python API's clock is not the domain's `Clock`."""
+    import ast
+
+    homes: dict[str, list[str]] = {}
+    for file in sorted((Path(__file__).resolve().parent.parent / "emulator").rglob("*.py")):
+        for node in ast.parse(file.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                homes.setdefault(node.name, []).append(file.name)
+    assert {name: files for name, files in homes.items() if len(files) > 1} == {}

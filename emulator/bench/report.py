@@ -10,7 +10,7 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class Target:
+class BenchTarget:
     key: str
     label: str
     bound: float
@@ -35,19 +35,19 @@ class Target:
 
 
 TARGETS = (
-    Target("api_read_ratio", "API reads vs bare (lower of the two)", 0.6, True, "x"),
-    Target("api_write_ratio", "API writes with a webhook vs bare", 0.4, True, "x"),
-    Target("callback_throughput_ratio", "callbacks/s, 1 destination, vs plain httpx", 0.7, True, "x"),
-    Target("callback_p99_ratio", "callback p99, 1 destination, vs plain httpx", 2.0, False, "x"),
-    Target("fanout16_per_s", "callbacks/s, 16 destinations", 2000, True, "/s"),
-    Target("fanout16_p99_ms", "callback p99, 16 destinations", 20, False, " ms"),
-    Target("startup_ratio", "start-up vs bare", 1.5, False, "x"),
-    Target("reset_ms", "reset, server time", 1.0, False, " ms"),
-    Target("fixture_overhead_ms", "pytest fixture overhead per test", 5.0, False, " ms"),
-    Target("scale_load_s", "100k-file fixture load", 3.0, False, " s"),
-    Target("scale_rss_mb", "100k-file fixture RSS", 300, False, " MB"),
-    Target("scale_latency_ratio", "100k-file latency vs default (worse of two)", 1.2, False, "x"),
-    Target("idle_rss_mb", "idle RSS, default fixture", 60, False, " MB"),
+    BenchTarget("api_read_ratio", "API reads vs bare (lower of the two)", 0.6, True, "x"),
+    BenchTarget("api_write_ratio", "API writes with a webhook vs bare", 0.4, True, "x"),
+    BenchTarget("callback_throughput_ratio", "callbacks/s, 1 destination, vs plain httpx", 0.7, True, "x"),
+    BenchTarget("callback_p99_ratio", "callback p99, 1 destination, vs plain httpx", 2.0, False, "x"),
+    BenchTarget("fanout16_per_s", "callbacks/s, 16 destinations", 2000, True, "/s"),
+    BenchTarget("fanout16_p99_ms", "callback p99, 16 destinations", 20, False, " ms"),
+    BenchTarget("startup_ratio", "start-up vs bare", 1.5, False, "x"),
+    BenchTarget("reset_ms", "reset, server time", 1.0, False, " ms"),
+    BenchTarget("fixture_overhead_ms", "pytest fixture overhead per test", 5.0, False, " ms"),
+    BenchTarget("scale_load_s", "100k-file fixture load", 3.0, False, " s"),
+    BenchTarget("scale_rss_mb", "100k-file fixture RSS", 300, False, " MB"),
+    BenchTarget("scale_latency_ratio", "100k-file latency vs default (worse of two)", 1.2, False, "x"),
+    BenchTarget("idle_rss_mb", "idle RSS, default fixture", 60, False, " MB"),
 )
 
 

@@ -185,7 +185,7 @@ def _named(path: str, name: str | None) -> str:
     return path
 
 
-class Upload(NamedTuple):
+class HubUpload(NamedTuple):
     path: str
     data: bytes
     overwrite: bool
@@ -202,7 +202,7 @@ def read_upload(
     tags: Sequence[str],
     description: str | None,
     max_bytes: int,
-) -> Upload:
+) -> HubUpload:
     """An upload's parameters, checked; `size`, when given, must be the length of the bytes sent."""
     target = _path(path)
     if size not in (None, "") and (not size.isdecimal() or int(size) != len(data)):
@@ -212,7 +212,7 @@ def read_upload(
             f"{len(data)} bytes is over the {max_bytes} byte upload limit",
             provider_message="payload_too_large/",
         )
-    return Upload(target, data, read_flag(overwrite, "overwrite"), tuple(tags) or None, description)
+    return HubUpload(target, data, read_flag(overwrite, "overwrite"), tuple(tags) or None, description)
 
 
 class Placement(NamedTuple):
@@ -258,7 +258,7 @@ class PageRequest(NamedTuple):
     token: str | None
 
 
-class Page(NamedTuple):
+class HubPage(NamedTuple):
     """One page of a listing: its entries, as Documents or as the hub's JSON array."""
 
     entries: Sequence[Entry]
@@ -317,7 +317,7 @@ def _after(token: str, listing: str) -> str:
 
 def _paged(
     entries: Sequence[Entry], base_key: str, listing: str, page: PageRequest, *, with_tags: bool
-) -> Page:
+) -> HubPage:
     """One page of `entries` (sorted by path_lower, all below `base_key`)."""
     cut = len(base_key)
     start = 0
@@ -327,7 +327,7 @@ def _paged(
     chosen = entries[start : start + page.size]
     more = start + page.size < len(entries)
     token = _token(listing, entries[start + page.size - 1].path_lower[cut:]) if more else None
-    return Page(chosen, token, with_tags)
+    return HubPage(chosen, token, with_tags)
 
 
 def _fingerprint(*parts: object) -> str:
@@ -474,12 +474,12 @@ class DocumentsHub:
         entry = self.entry(where, "file")
         return Download(entry, self.store.read(entry.path_display), media_type(entry.name))
 
-    def contents(self, where: Locator, page: PageRequest, *, fetch_tags: bool) -> Page:
+    def contents(self, where: Locator, page: PageRequest, *, fetch_tags: bool) -> HubPage:
         folder = self.entry(where, "folder")
         children = self.store.children_of(folder)
         return _paged(children, folder.path_lower, f"contents:{folder.id}", page, with_tags=fetch_tags)
 
-    def search(self, query: SearchQuery, page: PageRequest) -> Page:
+    def search(self, query: SearchQuery, page: PageRequest) -> HubPage:
         root = self.entry(query.root, "folder")
         found = sorted(
             (e for e in self.store.walk(root.path_display) if e is not root and query.matches(e)),
@@ -509,7 +509,7 @@ class DocumentsHub:
         return _link_json(existing, entry)
 
     # -- writing -------------------------------------------------------------------------
-    def upload(self, upload: Upload) -> Document:
+    def upload(self, upload: HubUpload) -> Document:
         entry = self.store.upload(
             upload.path,
             upload.data,

@@ -47,7 +47,7 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
+class ListingPage:
     entries: list[Metadata]
     position: Position
     has_more: bool
@@ -74,7 +74,7 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def first_page(store: Store, scope: Scope, limit: int = DEFAULT_LIMIT) -> Page:
+def first_page(store: Store, scope: Scope, limit: int = DEFAULT_LIMIT) -> ListingPage:
     return _listing_page(store, scope, Position(store.cursor(), check_limit(limit), after=""))
 
 
@@ -83,7 +83,7 @@ def latest(store: Store, limit: int = DEFAULT_LIMIT) -> Position:
     return Position(store.cursor(), check_limit(limit))
 
 
-def next_page(store: Store, scope: Scope, position: Position) -> Page:
+def next_page(store: Store, scope: Scope, position: Position) -> ListingPage:
     """The next page of the first listing, else the changes since `position` (raises "reset" if stale)."""
     _check_seq(store, position)
     if position.after is not None:
@@ -120,7 +120,7 @@ def _folder(store: Store, path: str) -> Entry:
     return folder
 
 
-def _listing_page(store: Store, scope: Scope, position: Position) -> Page:
+def _listing_page(store: Store, scope: Scope, position: Position) -> ListingPage:
     folder = _folder(store, scope.path_lower)
     # Sorted by path_lower: a stable order to resume from, and parents always before their children.
     entries = sorted(_entries_in(store, folder, scope), key=lambda e: e.path_lower)
@@ -128,7 +128,7 @@ def _listing_page(store: Store, scope: Scope, position: Position) -> Page:
     page = remaining[: position.limit]
     has_more = len(remaining) > len(page)
     after = page[-1].path_lower if has_more else None
-    return Page([e.metadata() for e in page], replace(position, after=after), has_more)
+    return ListingPage([e.metadata() for e in page], replace(position, after=after), has_more)
 
 
 def _entries_in(store: Store, folder: Entry, scope: Scope) -> list[Entry]:
@@ -137,7 +137,7 @@ def _entries_in(store: Store, folder: Entry, scope: Scope) -> list[Entry]:
     return [e for e in store.walk(folder.path_lower) if e.path_lower != paths.ROOT]
 
 
-def _changes_page(store: Store, scope: Scope, position: Position) -> Page:
+def _changes_page(store: Store, scope: Scope, position: Position) -> ListingPage:
     """The changes in scope after `position.seq`, each path once at its latest state, oldest first."""
     latest_change: dict[str, Change] = {}
     seq = position.seq
@@ -151,5 +151,5 @@ def _changes_page(store: Store, scope: Scope, position: Position) -> Page:
     return _changes_result(latest_change, replace(position, seq=seq), has_more=False)
 
 
-def _changes_result(latest_change: dict[str, Change], position: Position, *, has_more: bool) -> Page:
-    return Page([c.metadata() for c in latest_change.values()], position, has_more)
+def _changes_result(latest_change: dict[str, Change], position: Position, *, has_more: bool) -> ListingPage:
+    return ListingPage([c.metadata() for c in latest_change.values()], position, has_more)

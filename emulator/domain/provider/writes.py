@@ -14,7 +14,7 @@ CONFLICTED_COPY = "conflicted copy"
 
 
 @dataclass(frozen=True, slots=True)
-class Upload:
+class UploadRequest:
     """One `files/upload` call, as Dropbox's `CommitInfo` describes it."""
 
     path: str
@@ -26,7 +26,7 @@ class Upload:
     content_hash: str | None = None
 
 
-def upload(store: Store, request: Upload) -> Entry:
+def upload(store: Store, request: UploadRequest) -> Entry:
     """Write the file as Dropbox would; the checks run before anything changes."""
     if request.content_hash is not None and request.content_hash != content.content_hash(request.data):
         raise InvalidInput(
@@ -43,7 +43,7 @@ def upload(store: Store, request: Upload) -> Entry:
     return _update(store, request)
 
 
-def _update(store: Store, request: Upload) -> Entry:
+def _update(store: Store, request: UploadRequest) -> Entry:
     """Overwrite when the file is still at `rev`; otherwise a conflict, or a "conflicted copy" beside it."""
     existing = store.lookup(request.path)
     if existing is None or (not existing.is_folder and existing.rev == request.rev):

@@ -20,7 +20,7 @@ from emulator.domain.errors import Conflict, DomainError
 from emulator.domain.provider import listing, writes
 from emulator.domain.provider.accounts import DropboxAccount
 from emulator.domain.provider.content import parse_time
-from emulator.domain.provider.listing import Page, Position, Scope
+from emulator.domain.provider.listing import ListingPage, Position, Scope
 from emulator.domain.provider.store import Store
 from emulator.domain.provider.tokens import TokenOwner
 from emulator.runtime import Runtime
@@ -153,7 +153,7 @@ def _limit(args: Args) -> int:
     return args.whole("limit", listing.DEFAULT_LIMIT, 1, listing.MAX_LIMIT)
 
 
-def _page_response(call: Call, scope: Scope, page: Page) -> Response:
+def _page_response(call: Call, scope: Scope, page: ListingPage) -> Response:
     cursor = _cursor(call, scope, page.position)
     return JSONResponse({"entries": page.entries, "cursor": cursor, "has_more": page.has_more})
 
@@ -219,7 +219,7 @@ async def upload(call: Call) -> Response:
     modified = args.optional_text("client_modified")
     path = args.path()
     data = await read_body(call.request, call.store.max_upload_bytes)
-    request = writes.Upload(
+    request = writes.UploadRequest(
         path=listing.resolve(call.store, path),
         data=data,
         mode=mode,

@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from emulator.dialects import DIALECTS, Dialect
 from emulator.domain.errors import DomainError, Forbidden, InvalidInput, TooLarge
 from emulator.domain.platform import hub as documents
-from emulator.domain.platform.hub import Document, DocumentsHub, Download, Kind, Page
+from emulator.domain.platform.hub import Document, DocumentsHub, Download, HubPage, Kind
 from emulator.domain.platform.instances import Instance
 from emulator.web.auth import parse_authorization
 from emulator.web.bodies import UnsupportedMediaType, query_list, read_json
@@ -128,7 +128,7 @@ async def _json_body(request: Request, *, required: bool = True) -> object:
     return await read_json(request, state_of(request).seed.limits.max_body_bytes, required=required)
 
 
-def _page_response(page: Page, dialect: Dialect) -> Response:
+def _page_response(page: HubPage, dialect: Dialect) -> Response:
     headers = {dialect.header("Returned-Count"): str(len(page.entries))}
     if page.next_page is not None:
         headers[dialect.header("Next-Page-Token")] = page.next_page

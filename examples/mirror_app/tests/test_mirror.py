@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mirror import Mirror, path_key, signature_ok
 
 from emulator import Emulator, strategies
-from emulator.api import EmulatorError, Instance
+from emulator.api import EmulatorError, ProvisionedInstance
 from emulator.sink import CallbackSink
 
 BLOCK = 4 * 1024 * 1024
@@ -33,7 +33,7 @@ def mirror_view(mirror: Mirror) -> dict[str, str | None]:
     return {n.path: None if n.folder else content_hash(n.content) for n in mirror.nodes.values()}
 
 
-def settle(emu: Emulator, sink: CallbackSink, mirror: Mirror, instance: Instance) -> None:
+def settle(emu: Emulator, sink: CallbackSink, mirror: Mirror, instance: ProvisionedInstance) -> None:
     """Wait until every notification made so far is delivered, then hand the app each callback its
     endpoint answered 200, in order (a repeat is harmless: the app skips ids it has handled)."""
     made = len(emu.deliveries(instance_id=instance.id))
@@ -48,7 +48,7 @@ def settle(emu: Emulator, sink: CallbackSink, mirror: Mirror, instance: Instance
 def mirror_of(hub_emulator: Emulator) -> Iterator[Callable[..., Mirror]]:
     clients = []
 
-    def make(instance: Instance, signature_key: str | None = None) -> Mirror:
+    def make(instance: ProvisionedInstance, signature_key: str | None = None) -> Mirror:
         hub = hub_emulator.hub_client(instance)
         clients.append(hub)
         mirror = Mirror(hub, signature_key)
@@ -63,7 +63,7 @@ def mirror_of(hub_emulator: Emulator) -> Iterator[Callable[..., Mirror]]:
 def test_webhook_keeps_the_mirror_equal_to_the_account(
     hub_emulator: Emulator,
     callback_sink: CallbackSink,
-    provision_dropbox: Callable[..., Instance],
+    provision_dropbox: Callable[..., ProvisionedInstance],
     mirror_of: Callable[..., Mirror],
 ) -> None:
     instance = provision_dropbox("alice", signature_key="s3cret")
@@ -90,7 +90,7 @@ def test_webhook_keeps_the_mirror_equal_to_the_account(
 def test_polling_instance_catches_up_at_its_interval(
     hub_emulator: Emulator,
     callback_sink: CallbackSink,
-    provision_dropbox: Callable[..., Instance],
+    provision_dropbox: Callable[..., ProvisionedInstance],
     mirror_of: Callable[..., Mirror],
 ) -> None:
     instance = provision_dropbox("bob", vendor="polling", refresh_interval=5)
