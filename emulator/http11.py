@@ -3,9 +3,13 @@
 Why not httpx for these: on loopback, httpx costs about ten times the CPU of the bytes it moves
 (encode/httpx#3215 and its layers of pools and streams), which caps callback throughput and adds
 latency when many destinations are busy. A callback is always the same shape (POST, a body of
-known length, a short answer), so an asyncio protocol that writes one prepared request and parses
-one answer is enough. What it does not handle goes to httpx instead (see `PlainHttpSender.handles`):
-https, credentials in the URL, non-ASCII or space in the URL, and an answer it cannot parse.
+known length, a short answer), so an asyncio protocol that writes one prepared request by hand
+and reads one answer is enough. The answer is read by h11 (what uvicorn reads requests with):
+receivers are untrusted, and a strict reader of framing and headers is what keeps a hostile or
+broken answer from passing for a success or from desynchronising a kept-alive connection. An
+answer h11 refuses is a failed attempt (`ProtocolError`), and its connection is closed. What the
+client does not handle goes to httpx instead (see `parse_target`): https, credentials in the URL,
+non-ASCII or space in the URL.
 
 Connections are kept per origin in a free list, so concurrent destinations of one origin each get
 a connection of their own and reuse it afterwards. Proxies are ignored and redirects are not
@@ -20,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
+
+import h11
 
 # Read at most this much of an answer; a longer body ends the connection instead of being drained.
 MAX_READ_BYTES = 64 * 1024
@@ -91,146 +97,167 @@ class Answer:
     reusable: bool
 
 
-class _Reader:
-    """Parses one answer from the bytes received so far; `answer()` is None until it is complete."""
-
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.eof = False
-
-    def answer(self) -> Answer | None:
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buffer) > MAX_HEAD_BYTES:
-                    raise ProtocolError("the answer's head is too long")
-                if self.eof and not self.buffer:
-                    raise ClosedBeforeAnswer("the connection closed before any answer")
-                if self.eof:
-                    raise ProtocolError("the connection closed inside the answer's head")
-                return None
-            status, headers, keep_alive = _head(bytes(self.buffer[:end]))
-            if 100 <= status < 200 and status != 101:
-                del self.buffer[: end + 4]  # informational (100 Continue): the real answer follows
-                continue
-            return self._body(end + 4, status, headers, keep_alive)
-
-    def _body(self, start: int, status: int, headers: dict[str, str], keep_alive: bool) -> Answer | None:
-        available = len(self.buffer) - start
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            return self._chunked(start, status, keep_alive)
-        length_text = headers.get("content-length")
-        if length_text is not None:
-            if not length_text.strip().isdecimal():
-                raise ProtocolError("bad Content-Length")
-            length = int(length_text)
-            if available >= length:
-                return Answer(status, bytes(self.buffer[start : start + length]), keep_alive)
-            if available >= MAX_READ_BYTES:
-                return Answer(status, bytes(self.buffer[start : start + MAX_READ_BYTES]), False)
-            if self.eof:
-                raise ProtocolError("the connection closed inside the answer's body")
-            return None
-        if status in (204, 304):
-            return Answer(status, b"", keep_alive)
-        # No length: the body runs to the end of the connection.
-        if self.eof or available >= MAX_READ_BYTES:
-            return Answer(status, bytes(self.buffer[start : start + MAX_READ_BYTES]), False)
-        return None
-
-    def _chunked(self, start: int, status: int, keep_alive: bool) -> Answer | None:
-        body = bytearray()
-        at = start
-        while True:
-            line_end = self.buffer.find(b"\r\n", at)
-            if line_end < 0:
-                break
-            size_text = bytes(self.buffer[at:line_end]).split(b";")[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError("bad chunk size") from None
-            if size == 0:
-                trailer_end = self.buffer.find(b"\r\n\r\n", line_end)
-                if trailer_end < 0 and self.buffer[line_end : line_end + 4] != b"\r\n\r\n":
-                    break
-                return Answer(status, bytes(body[:MAX_READ_BYTES]), keep_alive)
-            if len(self.buffer) < line_end + 2 + size + 2:
-                break
-            body += self.buffer[line_end + 2 : line_end + 2 + size]
-            at = line_end + 2 + size + 2
-            if len(body) >= MAX_READ_BYTES:
-                return Answer(status, bytes(body[:MAX_READ_BYTES]), False)
-        if self.eof:
-            raise ProtocolError("the connection closed inside a chunked answer")
-        return None
-
-
-def _head(raw: bytes) -> tuple[int, dict[str, str], bool]:
-    lines = raw.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdecimal():
-        raise ProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    connection = headers.get("connection", "").lower()
-    keep_alive = "close" not in connection and (parts[0] != "HTTP/1.0" or "keep-alive" in connection)
-    return int(parts[1]), headers, keep_alive
+# h11 tracks a request/answer cycle, so it is told of each request as sent; the request itself is
+# written by hand (`request_bytes`) and the bytes h11 would write are dropped. Only the method
+# matters to how h11 reads the answer (HEAD and CONNECT answers have no body), and this client
+# sends POSTs; the load generator of the benchmarks sends GETs too, read alike.
+_SENT_REQUEST = h11.Request(method=b"POST", target=b"/", headers=[(b"Host", b"callback")])
+_SENT_END = h11.EndOfMessage()
+# Longest h11 message kept in an error: it may quote a line of the answer up to MAX_HEAD_BYTES long.
+MAX_ERROR_CHARS = 200
 
 
 class Connection(asyncio.Protocol):
-    """One keep-alive connection carrying one request at a time."""
+    """One keep-alive connection carrying one request at a time; h11 reads each answer.
+
+    h11 refuses what a lenient reader would guess at: conflicting Content-Length headers, a
+    chunk size that is not plain hex, a header line that is not `name: value`, a second
+    Transfer-Encoding. Two things h11 accepts are refused here too, as RFC 9112 allows for
+    both: a folded header line (obs-fold, which h11 joins to the line before) and an answer
+    with both Transfer-Encoding and Content-Length (§6.3: "ought to be handled as an error").
+    A refused answer ends the connection: what follows it on the wire cannot be trusted.
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self._reader = _Reader()
+        self._parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._waiter: asyncio.Future[Answer] | None = None
+        self._status: int | None = None  # the final answer's status, once its head is read
+        self._body = bytearray()
+        self._heads = bytearray()  # the bytes received until the final head is read (obs-fold check)
+        self._received = False  # any byte of the current answer
+        self._eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but they have its methods.
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        self._reader.buffer += data
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            # Bytes nobody asked for (between answers, or after one): the next answer could not
+            # be told from them, so the connection is not used again.
+            self.close()
+            return
+        self._received = True
+        if self._status is None:
+            self._heads += data
+        self._parser.receive_data(data)
         self._check()
 
     def eof_received(self) -> bool | None:
-        self._reader.eof = True
-        self._check()
+        self._end_of_input()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._reader.eof = True
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            if exc is not None:
-                waiter.set_exception(ConnectionError(f"connection lost: {exc}"))
-            else:
-                self._check()
-                if not waiter.done():
-                    waiter.set_exception(ClosedBeforeAnswer("the connection closed before an answer"))
+        if waiter is not None and not waiter.done() and exc is not None:
+            waiter.set_exception(ConnectionError(f"connection lost: {exc}"))
+            return
+        self._end_of_input()
+
+    def _end_of_input(self) -> None:
+        self.closed = True  # half-closed by the receiver: it carries no further request
+        told, self._eof = self._eof, True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if not self._received:
+            waiter.set_exception(ClosedBeforeAnswer("the connection closed before any answer"))
+            return
+        if not told:
+            self._parser.receive_data(b"")
+            self._check()
+        if not waiter.done():  # h11 ends or refuses an answer at its end of input: never reached
+            waiter.set_exception(ProtocolError("the connection closed inside the answer"))
 
     def _check(self) -> None:
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
         try:
-            answer = self._reader.answer()
-        except (ProtocolError, ClosedBeforeAnswer) as problem:
+            answer = self._read()
+        except ProtocolError as problem:
             waiter.set_exception(problem)
+            self.close()
+            return
+        except h11.ProtocolError as problem:
+            waiter.set_exception(ProtocolError(f"malformed answer: {str(problem)[:MAX_ERROR_CHARS]}"))
+            self.close()
             return
         if answer is not None:
             waiter.set_result(answer)
 
+    def _read(self) -> Answer | None:
+        """The answer once complete, None while more bytes are needed; raises if it is malformed."""
+        parser = self._parser
+        while True:
+            event = parser.next_event()
+            # Compared by type, not isinstance: h11's events are final classes under an ABC, whose
+            # isinstance checks cost more than the rest of this loop.
+            kind = type(event)
+            if kind is h11.Data:
+                self._body += cast(h11.Data, event).data
+                if len(self._body) >= MAX_READ_BYTES:  # enough to show: the rest is not drained
+                    return self._answer(bytes(self._body[:MAX_READ_BYTES]), reusable=False)
+            elif kind is h11.Response:
+                response = cast(h11.Response, event)
+                self._check_head(response)
+                self._status = response.status_code
+                self._heads.clear()
+            elif kind is h11.InformationalResponse:  # 100 Continue and the like: the answer follows
+                self._check_head(cast(h11.InformationalResponse, event))
+                # Keep only what h11 has not read yet: endless 1xx heads must not pile up here.
+                del self._heads[: len(self._heads) - len(parser.trailing_data[0])]
+            elif kind is h11.EndOfMessage:
+                reusable = (
+                    parser.our_state is h11.DONE
+                    and parser.their_state is h11.DONE
+                    and not parser.trailing_data[0]  # a second answer to one request
+                )
+                return self._answer(bytes(self._body), reusable)
+            elif event is h11.NEED_DATA:
+                return None
+            elif kind is h11.ConnectionClosed:
+                raise ProtocolError("the connection closed inside the answer")
+            else:  # PAUSED: h11 waits for a new cycle, which only a finished answer starts
+                raise ProtocolError("the answer did not end where h11 expected it to")
+
+    def _answer(self, body: bytes, reusable: bool) -> Answer:
+        if self._status is None:  # h11 gives the head before any body: never reached
+            raise ProtocolError("an answer without a status")
+        return Answer(self._status, body, reusable)
+
+    def _check_head(self, head: h11.Response | h11.InformationalResponse) -> None:
+        heads = self._heads
+        if heads.find(b"\n ") >= 0 or heads.find(b"\n\t") >= 0:
+            # Perhaps only in the body that came with the head: what h11 has consumed so far is
+            # exactly the heads read, the rest is still in its buffer.
+            consumed = len(heads) - len(self._parser.trailing_data[0])
+            if heads.find(b"\n ", 0, consumed) >= 0 or heads.find(b"\n\t", 0, consumed) >= 0:
+                raise ProtocolError("malformed answer: a folded header line (obs-fold)")
+        # Both framings named: the byte search only spares the look at every header of every answer.
+        if type(head) is h11.Response and b"transfer-encoding" in heads.lower():
+            names = {name for name, _ in head.headers}
+            if b"transfer-encoding" in names and b"content-length" in names:
+                raise ProtocolError("malformed answer: both Transfer-Encoding and Content-Length")
+
     async def post(self, request: bytes) -> Answer:
         if self.transport is None or self.closed:
             raise ConnectionError("the connection is closed")
-        self._reader = _Reader()
+        parser = self._parser
+        if parser.our_state is h11.DONE and parser.their_state is h11.DONE:
+            parser.start_next_cycle()
+        elif parser.our_state is not h11.IDLE:
+            raise ConnectionError("the connection is not ready for another request")
+        parser.send(_SENT_REQUEST)
+        parser.send(_SENT_END)
+        self._status = None
+        self._body = bytearray()
+        self._heads.clear()
+        self._received = False
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         try:

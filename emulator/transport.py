@@ -118,8 +118,9 @@ class PlainHttpSender:
 
     Measured on loopback (`hub-emulator bench`): httpx spends about 1 ms of CPU per POST, which
     caps one destination near 1,000 deliveries/s and 16 near 1,400/s in all; the small HTTP/1.1
-    client sends the same POSTs at over 15,000/s. https, URLs with credentials and other unusual
-    URLs keep going through `HttpxSender`, created on first use.
+    client (requests written by hand, answers read by h11) costs ~60 µs of CPU per POST and answer.
+    https, URLs with credentials and other unusual URLs keep going through `HttpxSender`, created
+    on first use.
     """
 
     def __init__(self) -> None:

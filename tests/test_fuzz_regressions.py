@@ -159,3 +159,132 @@ def test_a_json_null_where_a_body_may_be_left_out_is_refused(client: TestClient,
     answer = client.post(path + "?path=/made-by-null", content=b"null", headers=headers)
     assert answer.status_code == 400 and "null" in answer.json()["message"]
     assert client.get("/_emulator/providers/dropbox/accounts/alice/tree").text.count("made-by-null") == 0
+
+
+CHANGES = "/_emulator/providers/dropbox/accounts/{account}/changes"
+
+
+@pytest.mark.parametrize(
+    ("query", "value", "status"),
+    [("cursor", "", 200), ("cursor", 0, 200), ("limit", "", 200), ("limit", 1, 200), ("limit", 0, 400)],
+)
+def test_the_changes_filters_are_documented_as_they_are_read(
+    client: TestClient, query: str, value: str | int, status: int
+) -> None:
+    """`?cursor=` was answered 200 where the document allowed only an integer (the fuzzer's "schema-
+    violating request accepted"), and `?limit=0` refused where it allowed 0: an empty filter is no
+    filter, as everywhere in the control plane, and the document says what the handler reads."""
+    answer = client.get(CHANGES.format(account="alice"), params={query: value})
+    assert answer.status_code == status, answer.text
+    operation = openapi_document(route_table())["paths"][CHANGES]["get"]
+    (schema,) = [p["schema"] for p in operation["parameters"] if p["name"] == query]
+    documented = any(
+        (isinstance(value, str) and option["type"] == "string" and len(value) <= option["maxLength"])
+        or (isinstance(value, int) and option["type"] == "integer" and value >= option["minimum"])
+        for option in schema["anyOf"]
+    )
+    assert documented == (status == 200)
+
+
+def _parameter_schema(path: str, method: str, name: str) -> dict[str, object]:
+    operation = openapi_document(route_table())["paths"][path][method]
+    (schema,) = [p["schema"] for p in operation["parameters"] if p["name"] == name]
+    return dict(schema)
+
+
+def _body_property(path: str, method: str, name: str) -> dict[str, object]:
+    body = openapi_document(route_table())["paths"][path][method]["requestBody"]
+    return dict(body["content"]["application/json"]["schema"]["properties"][name])
+
+
+def test_an_empty_status_filter_is_no_filter(client: TestClient) -> None:
+    """`GET /_emulator/deliveries?status=` was answered 200 where the document allowed none of ""."""
+    answer = client.get("/_emulator/deliveries", params={"status": ""})
+    assert answer.status_code == 200 and answer.json() == []
+    assert client.get("/_emulator/deliveries", params={"status": "sent"}).status_code == 400
+    assert "" in _parameter_schema("/_emulator/deliveries", "get", "status")["enum"]  # type: ignore[operator]
+
+
+def test_a_fault_with_a_null_url_is_for_every_destination(client: TestClient) -> None:
+    """`{"url": null}` was answered 201 where the document allowed only a string: null is as absent."""
+    answer = client.post("/_emulator/faults", json={"action": "refuse", "url": None})
+    assert answer.status_code == 201 and answer.json()["url"] is None
+    assert client.post("/_emulator/faults", json={"action": "refuse", "url": 5}).status_code == 400
+    assert _body_property("/_emulator/faults", "post", "url") == {"type": "string", "nullable": True}
+
+
+TOKENS = "/_emulator/providers/dropbox/accounts/{account}/tokens"
+
+
+@pytest.mark.parametrize("tenant", [5, True, ["default"], {"id": "default"}])
+def test_a_token_for_a_tenant_that_is_no_string_is_refused(client: TestClient, tenant: object) -> None:
+    """`{"tenant": 5}` issued a token for tenant "5" (404), `[]` and `{}` one for the default tenant."""
+    before = client.get("/_emulator/state").json()
+    answer = client.post(TOKENS.format(account="alice"), json={"tenant": tenant})
+    assert answer.status_code == 400 and answer.json()["message"] == "tenant must be a string"
+    assert client.get("/_emulator/state").json() == before
+
+
+def test_a_token_with_a_null_tenant_is_for_the_default_tenant(client: TestClient) -> None:
+    answer = client.post(TOKENS.format(account="alice"), json={"tenant": None})
+    assert answer.status_code == 201 and answer.json()["tenant"] == "default"
+    assert _body_property(TOKENS, "post", "tenant") == {"type": "string", "nullable": True}
+
+
+FOLDERS = "/elements/api-v2/hubs/documents/folders"
+
+
+@pytest.mark.parametrize("body_path", ["relative", "/a/../b", "/a\x00b"])
+def test_a_malformed_body_path_is_refused_even_when_the_query_gives_the_path(
+    client: TestClient, body_path: str
+) -> None:
+    """The query's path wins, and the body's went unread: `{"path": "relative"}` made a folder."""
+    auth = hub_auth(provision(client)["token"])
+    answer = client.post(FOLDERS, params={"path": "/Made"}, json={"path": body_path}, headers=auth)
+    assert answer.status_code == 400, answer.text
+    assert "/Made" not in client.get("/_emulator/providers/dropbox/accounts/alice/tree").text
+
+
+def test_an_empty_body_path_is_no_path(client: TestClient) -> None:
+    """`{"path": ""}` beside a query path was answered 200 where the document allowed only "/...";
+    an empty path is no path in the body as in the query, and the document says so."""
+    auth = hub_auth(provision(client)["token"])
+    answer = client.post(FOLDERS, params={"path": "/Made"}, json={"path": ""}, headers=auth)
+    assert answer.status_code == 200 and answer.json()["path"] == "/Made"
+    assert _body_property(FOLDERS, "post", "path")["pattern"] == "^(/|$)"
+
+
+def test_an_empty_page_size_is_the_default(client: TestClient) -> None:
+    """`?pageSize=` was answered 200 (the default page) where the document allowed only an integer."""
+    auth = hub_auth(provision(client)["token"])
+    contents = FOLDERS + "/contents"
+    answer = client.get(contents, params={"path": "/", "pageSize": ""}, headers=auth)
+    assert answer.status_code == 200 and answer.json()
+    assert client.get(contents, params={"path": "/", "pageSize": "0"}, headers=auth).status_code == 400
+    empty = {"type": "string", "maxLength": 0}
+    assert empty in _parameter_schema(contents, "get", "pageSize")["anyOf"]  # type: ignore[operator]
+
+
+def test_null_fields_of_a_patch_are_absent_ones(client: TestClient) -> None:
+    """`PATCH .../metadata` with `{"path": null, "tags": null}` was answered 200, unchanged, where the
+    document allowed no null: the hub reads a null field as an absent one, and the document says so."""
+    auth = hub_auth(provision(client)["token"])
+    metadata = "/elements/api-v2/hubs/documents/files/%252Fhello.txt/metadata"
+    answer = client.patch(metadata, json={"path": None, "tags": None, "name": None}, headers=auth)
+    assert answer.status_code == 200 and answer.json()["path"] == "/hello.txt"
+    documented = "/elements/api-v2/hubs/documents/files/{id}/metadata"
+    for name in ("path", "name", "tags", "description"):
+        assert _body_property(documented, "patch", name)["nullable"]
+
+
+@pytest.mark.parametrize("name", [["a"], 5, {"x": 1}, True])
+def test_a_patch_name_that_is_no_text_is_refused_without_a_path(client: TestClient, name: object) -> None:
+    """`PATCH .../folders/metadata?path=/` with `{"name": [...]}` and no path was answered 200: the name
+    was only read when a path came with it."""
+    auth = hub_auth(provision(client)["token"])
+    before = client.get("/_emulator/state").json()
+    answer = client.patch(
+        FOLDERS + "/metadata", params={"path": "/Documents"}, json={"name": name, "tags": ["x"]}, headers=auth
+    )
+    assert answer.status_code == 400 and answer.json()["message"] == "name must be a string"
+    assert client.get("/_emulator/state").json() == before

@@ -249,3 +249,149 @@ def test_a_keep_alive_connection_closed_by_the_receiver_is_replaced_not_failed()
 
     asyncio.run(scenario())
     assert answers == [200, 200, 200]
+
+
+OK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+# Answers a lenient reader takes for a success (or reads with the wrong length, desynchronising the
+# kept-alive connection); each must be a failed attempt naming the problem.
+MALFORMED = {
+    "two Content-Lengths": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+        "conflicting Content-Length",
+    ),
+    "a Content-Length list": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
+        "conflicting Content-Length",
+    ),
+    "a signed Content-Length": (b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok", "bad Content-Length"),
+    "a 0x chunk size": (CHUNKED + b"0x2\r\nok\r\n0\r\n\r\n", "illegal chunk header"),
+    "a negative chunk size": (CHUNKED + b"-1\r\nok\r\n0\r\n\r\n", "illegal chunk header"),
+    "a chunk size with spaces": (CHUNKED + b"2 ; junk\r\nok\r\n0\r\n\r\n", "illegal chunk header"),
+    "a chunk longer than its size": (CHUNKED + b"2\r\nokXX\r\n0\r\n\r\n", "malformed chunk footer"),
+    "a folded header": (
+        b"HTTP/1.1 200 OK\r\nX-Note: a\r\n Content-Length: 9\r\nContent-Length: 2\r\n\r\nok",
+        "folded header line",
+    ),
+    "a folded header by tab": (
+        b"HTTP/1.1 200 OK\r\nX-Note: a\r\n\tb\r\nContent-Length: 2\r\n\r\nok",
+        "folded",
+    ),
+    "a first header line starting with a space": (
+        b"HTTP/1.1 200 OK\r\n Content-Length: 2\r\n\r\nok",
+        "continuation line at start of headers",
+    ),
+    "a space before the colon": (b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok", "illegal header line"),
+    "two Transfer-Encodings": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "multiple Transfer-Encoding",
+    ),
+    "Transfer-Encoding and Content-Length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        "both Transfer-Encoding and Content-Length",
+    ),
+    "a status of four digits": (b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok", "illegal status line"),
+    "an unasked-for upgrade": (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", "malformed answer"),
+    "a head over 64 KiB": (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (65 * 1024), "Receive buffer too long"),
+    "a folded header after 100 Continue": (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Note: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+        "folded header line",
+    ),
+}
+
+
+@pytest.mark.parametrize(("raw", "reason"), list(MALFORMED.values()), ids=list(MALFORMED))
+def test_a_malformed_answer_is_a_failed_attempt_and_its_connection_is_dropped(
+    raw: bytes, reason: str
+) -> None:
+    # The receiver keeps its end open after the bad answer: only the client can end the connection.
+    server = ScriptedServer(answer(raw), answer(OK_ANSWER), hold=True)
+
+    async def main() -> tuple[SendResult, SendResult]:
+        async with await _serve(server):
+            sender = PlainHttpSender()
+            try:
+                # A timeout well inside `run`'s bound: a reader that waits for more is caught as such.
+                bad = await sender.send(f"http://127.0.0.1:{server.port}/hook", {}, b"{}", 2.0)
+                after = await _post(server, sender)
+            finally:
+                await sender.aclose()
+            return bad, after
+
+    bad, after = run(main)
+    assert bad.status_code is None and bad.response_snippet is None
+    assert bad.error is not None and bad.error.startswith("ProtocolError: malformed answer"), bad.error
+    assert reason in bad.error
+    assert len(bad.error) < 300  # h11 quotes the offending line: a 64 KiB head is not journaled
+    # The next callback goes out on a new connection and reads its own answer, not the leftovers.
+    assert (after.status_code, after.error, after.response_snippet) == (200, None, "ok")
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    "answer_bytes",
+    [
+        OK_ANSWER + b"HTTP/1.1 500 Smuggled\r\nContent-Length: 0\r\n\r\n",  # two answers to one request
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    ],
+    ids=["a second answer", "Connection: close"],
+)
+def test_a_connection_is_not_reused_after_extra_bytes_or_a_close(answer_bytes: bytes) -> None:
+    server = ScriptedServer(answer(answer_bytes), answer(OK_ANSWER), hold=True)
+
+    async def main() -> list[SendResult]:
+        async with await _serve(server):
+            sender = PlainHttpSender()
+            try:
+                return [await _post(server, sender), await _post(server, sender)]
+            finally:
+                await sender.aclose()
+
+    results = run(main)
+    assert [(r.status_code, r.response_snippet) for r in results] == [(200, "ok"), (200, "ok")]
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("chunks", "reason"),
+    [
+        ([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok"], "without sending complete message body"),
+        ([CHUNKED + b"2\r\nok\r\n"], "incomplete chunked read"),
+        ([b"HTTP/1.1 200 OK\r\nContent-"], "peer unexpectedly closed"),
+    ],
+    ids=["short body", "unfinished chunks", "half a head"],
+)
+def test_an_answer_cut_short_by_a_close_is_a_failed_attempt(chunks: list[bytes], reason: str) -> None:
+    server = ScriptedServer(answer(*chunks), close_after=True)
+
+    async def main() -> SendResult:
+        async with await _serve(server):
+            sender = PlainHttpSender()
+            try:
+                return await _post(server, sender)
+            finally:
+                await sender.aclose()
+
+    result = run(main)
+    assert result.status_code is None and result.error is not None
+    assert result.error.startswith("ProtocolError: malformed answer") and reason in result.error, result.error
+
+
+def test_a_long_body_is_cut_at_the_read_limit_and_its_connection_dropped() -> None:
+    big = b"x" * (http11.MAX_READ_BYTES + 10)
+    server = ScriptedServer(
+        answer(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(big), big), answer(OK_ANSWER), hold=True
+    )
+
+    async def main() -> list[SendResult]:
+        async with await _serve(server):
+            sender = PlainHttpSender()
+            try:
+                return [await _post(server, sender), await _post(server, sender)]
+            finally:
+                await sender.aclose()
+
+    first, second = run(main)
+    assert first.status_code == 200 and first.response_snippet == "x" * http11.MAX_READ_BYTES
+    assert (second.status_code, second.response_snippet) == (200, "ok")
+    assert server.connections == 2

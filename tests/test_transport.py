@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -326,3 +327,55 @@ def test_one_off_callback_urls_leave_no_worker_behind() -> None:
 
     run(scenario)
     assert len(sender.urls) == 200
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 30\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nok\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Note: a\r\n Content-Length: 2\r\n\r\nok",
+    ],
+    ids=["two Content-Lengths", "a 0x chunk size", "a folded header"],
+)
+def test_a_malformed_answer_is_journaled_as_a_failed_attempt_and_retried(malformed: bytes) -> None:
+    """A receiver's broken answer is a failure with the reason, never a success, a hang or a crash."""
+    answers = [malformed, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nthanks"]
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while answers:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                writer.write(answers.pop(0))
+                await writer.drain()
+            await reader.read()  # the connection stays open: only the emulator may end it
+        writer.close()
+
+    async def scenario(clock: Clock, engine: DeliveryEngine) -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+        # The attempt's timeout is far above the wait: a reader waiting for more bytes fails the drain.
+        async with Transport(engine, timeout=3 * WAIT) as transport:
+            engine.submit(note(1, url))
+            assert await transport.drain(WAIT)
+            (failed,) = engine.attempts()
+            assert (failed.status_code, failed.outcome, failed.response_snippet) == (None, "failed", None)
+            assert failed.error is not None and failed.error.startswith("ProtocolError: malformed answer")
+            assert engine.notification(1).status == "pending"
+            clock.advance(4)  # the retry, on a new connection, reads a well-formed answer
+            assert await transport.drain(WAIT)
+            assert engine.attempts()[-1].status_code == 200
+            assert engine.notification(1).status == "delivered"
+        # Both connections were ended by the emulator (the bad one at once, the good one at stop).
+        await asyncio.wait_for(asyncio.gather(*handlers), WAIT)
+        assert len(handlers) == 2
+        server.close()
+        await server.wait_closed()
+
+    run(scenario)

@@ -298,8 +298,13 @@ PATH_EXAMPLES: dict[tuple[str, str], object] = {
 
 
 # -- the platform API ----------------------------------------------------------------------------
+# An empty pageSize is the default, as an empty path is no path (`?pageSize=` from an unset variable).
 PAGING = (
-    query("pageSize", {"type": "integer", "minimum": 1}, description="default 200"),
+    query(
+        "pageSize",
+        {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "maxLength": 0}]},
+        description="default 200",
+    ),
     query("nextPage", STRING, description="the previous page's Elements-Next-Page-Token"),
 )
 DROPBOX_PATH: Schema = {"type": "string", "pattern": "^/", "example": "/Documents/notes.txt"}
@@ -307,11 +312,22 @@ DROPBOX_PATH: Schema = {"type": "string", "pattern": "^/", "example": "/Document
 OPTIONAL_PATH: Schema = {**DROPBOX_PATH, "pattern": "^(/|$)"}
 PATH = query("path", OPTIONAL_PATH, description="a Dropbox path such as /Docs/a.txt")
 REQUIRED_PATH = query("path", DROPBOX_PATH, required=True, description="a Dropbox path such as /Docs/a.txt")
-DESTINATION = obj(("path",), path=DROPBOX_PATH, name=STRING, tags=TEXT_LIST)
+# A null field of a body is read as an absent one (emulator/domain/platform/hub.py: _text, read_tags).
+OPTIONAL_TEXT = nullable(STRING)
+OPTIONAL_LIST = nullable(TEXT_LIST)
+DESTINATION = obj(("path",), path=DROPBOX_PATH, name=OPTIONAL_TEXT, tags=OPTIONAL_LIST)
+# The query's path wins over the body's; an empty body path is no path, as in the query.
 FOLDER_BODY = obj(
-    path=DROPBOX_PATH, name=STRING, tags=TEXT_LIST, directory=IGNORED, size=IGNORED, createdDate=IGNORED
+    path=nullable(OPTIONAL_PATH),
+    name=OPTIONAL_TEXT,
+    tags=OPTIONAL_LIST,
+    directory=IGNORED,
+    size=IGNORED,
+    createdDate=IGNORED,
 )
-PATCH_BODY = obj(path=DROPBOX_PATH, name=STRING, tags=TEXT_LIST, description=STRING)
+PATCH_BODY = obj(
+    path=nullable(DROPBOX_PATH), name=OPTIONAL_TEXT, tags=OPTIONAL_LIST, description=OPTIONAL_TEXT
+)
 UPLOAD_BODY = {
     "required": True,
     "content": {
@@ -466,8 +482,11 @@ def event_specs(dialect: Dialect) -> dict[str, Spec]:
 OPTIONAL_INTEGER: Schema = {"anyOf": [INTEGER, {"type": "string", "maxLength": 0}]}
 # Empty is the default there too, as for every integer filter (deliveries/wait: count 1, attempts none).
 OPTIONAL_POSITIVE: Schema = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "maxLength": 0}]}
+OPTIONAL_NON_NEGATIVE: Schema = {
+    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "maxLength": 0}]
+}
 TENANT = query("tenant", STRING, description="a tenant id (default: default)")
-STATUS_FILTER = query("status", {"enum": ["pending", "delivered", "queued", "dropped", "any"]})
+STATUS_FILTER = query("status", {"enum": ["pending", "delivered", "queued", "dropped", "any", ""]})
 JOURNAL_FILTERS = (
     query("instanceId", OPTIONAL_INTEGER),
     query("url", STRING),
@@ -532,7 +551,7 @@ def control_specs() -> dict[str, Spec]:
     )
     fault_body = obj(
         ("action",),
-        url=STRING,
+        url=nullable(STRING),  # absent or null: every destination
         action={"enum": ["fail", "refuse", "delay", "drop", "duplicate", "reorder"]},
         count={"type": "integer", "minimum": 0},
         status={"type": "integer", "minimum": 100, "maximum": 599},
@@ -620,14 +639,14 @@ def control_specs() -> dict[str, Spec]:
         ),
         f"GET {DROPBOX}/api": spec(ok=ok(obj(("apiHost", "contentHost", "notifyHost", "caFile")))),
         f"POST {DROPBOX}/accounts/{{account}}/tokens": spec(
-            TENANT, body=json_body(obj(tenant=STRING), required=False), ok=ok(token, "201")
+            TENANT, body=json_body(obj(tenant=nullable(STRING)), required=False), ok=ok(token, "201")
         ),
         f"GET {DROPBOX}/accounts": spec(TENANT, ok=ok(array(ref("Account")))),
         f"GET {DROPBOX}/accounts/{{account}}/tree": spec(TENANT, ok=ok(tree)),
         f"GET {DROPBOX}/accounts/{{account}}/changes": spec(
             TENANT,
-            query("cursor", {"type": "integer", "minimum": 0}),
-            query("limit", {"type": "integer", "minimum": 0}),
+            query("cursor", OPTIONAL_NON_NEGATIVE),
+            query("limit", OPTIONAL_POSITIVE),
             ok=ok(changes),
         ),
         f"POST {DROPBOX}/accounts/{{account}}/operations": spec(

@@ -225,7 +225,10 @@ class Placement(NamedTuple):
 def read_new_folder(query_path: str | None, body: object) -> Placement:
     """`POST /folders`: the path from the query, else from the body; a matching `name` sets the case."""
     fields = _object(body)
-    target = _path(query_path or _text(fields, "path"))
+    body_path = _text(fields, "path")
+    if query_path and body_path:
+        _path(body_path)  # the query's path wins, but a malformed one in the body is still refused
+    target = _path(query_path or body_path)
     return Placement(_named(target, _text(fields, "name")), read_tags(fields.get("tags")))
 
 
@@ -248,7 +251,8 @@ def read_patch(body: object) -> Patch:
     """`PATCH .../metadata`: a new `path` (and `name`) moves or renames; `tags` replaces the list."""
     fields = _object(body)
     path = _text(fields, "path")
-    target = None if path is None else _named(_path(path), _text(fields, "name"))
+    name = _text(fields, "name")  # read (and refused if not text) even when there is no path to name
+    target = None if path is None else _named(_path(path), name)
     return Patch(target, read_tags(fields.get("tags")), _text(fields, "description"))
 
 

@@ -22,7 +22,10 @@ async def issue_token(request: Request) -> Response:
     body = await read_json(request, MAX_BODY_BYTES, required=False)
     if body is not None and not isinstance(body, Mapping):
         raise InvalidInput("the body must be a JSON object")
-    tenant = str((body or {}).get("tenant") or request.query_params.get("tenant") or DEFAULT_TENANT)
+    given = (body or {}).get("tenant")
+    if given is not None and not isinstance(given, str):  # null is no tenant, as an absent one
+        raise InvalidInput("tenant must be a string")
+    tenant = given or request.query_params.get("tenant") or DEFAULT_TENANT
     runtime = runtime_of(request)
     token = runtime.dropbox_tokens.issue(tenant, request.path_params["account"])
     owner = runtime.dropbox_tokens.resolve(token)
